@@ -1,0 +1,97 @@
+// reconcile/record.h — the state of one record: cells, and the join that merges states.
+//
+// DESIGN §2. At each (path, origin site) a RecordState keeps at most
+//   - the greatest value cell: (stamp, canonical JSON bytes of a scalar, an array, or "{}", the
+//     object marker; "{}" at the root is the record's existence marker), ordered by stamp, then
+//     by the bytes;
+//   - the greatest cover: a stamp that hides every value at that path or below it whose stamp is
+//     older. A value whose stamp equals a cover's stamp stays visible (one operation wrote both).
+// A cell's stamps always carry the cell's site, so a cell stores only the hlc parts.
+//
+// Join is the per-(path, site) maximum of each part: commutative, associative, idempotent.
+// Prune drops values hidden by a cover at their path or above, and covers made redundant by a
+// newer-or-equal cover at a proper ancestor; it never changes what Materialize shows, and
+// Prune(Join(a, b)) == Prune(Join(Prune(a), Prune(b))).
+//
+// Invariants: cells are sorted by (path, site) with no two cells at the same (path, site); every
+// cell holds a value, a cover, or both.
+//
+// Thread safety: a RecordState is a value; const methods may be called from many threads,
+// mutating ones need external synchronization. Copyable and movable.
+#ifndef RECONCILE_RECORD_H_
+#define RECONCILE_RECORD_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reconcile/path.h"
+#include "reconcile/site.h"
+#include "reconcile/stamp.h"
+
+namespace reconcile {
+
+struct Cell {
+  std::string path;  // Path::joined()
+  SiteId site;
+  bool has_value = false;
+  Hlc value_hlc = 0;
+  std::string value;  // canonical JSON bytes; "{}" is the object marker
+  bool has_cover = false;
+  Hlc cover_hlc = 0;
+
+  Stamp value_stamp() const { return {value_hlc, site}; }
+  Stamp cover_stamp() const { return {cover_hlc, site}; }
+  bool IsObjectMarker() const { return has_value && value == "{}"; }
+
+  friend bool operator==(const Cell&, const Cell&) = default;
+};
+
+// The canonical JSON text of the object marker (and of the root existence marker).
+inline constexpr std::string_view kObjectMarker = "{}";
+
+class RecordState {
+ public:
+  RecordState() = default;
+
+  // Joins a value cell at `path`: kept iff greater (stamp, then bytes) than the one held for
+  // stamp.site. REQUIRES: `value` is canonical JSON (see CanonicalJson in operations.h).
+  void AddValue(const Path& path, const Stamp& stamp, std::string value);
+  // Joins a cover at `path`: kept iff newer than the one held for stamp.site.
+  void AddCover(const Path& path, const Stamp& stamp);
+
+  // this := join(this, other).
+  void Join(const RecordState& other);
+  // this := join(this, other), reusing other's storage.
+  void Join(RecordState&& other);
+  static RecordState Joined(const RecordState& a, const RecordState& b);
+
+  // Drops hidden values and redundant covers (see above).
+  void Prune();
+
+  bool empty() const { return cells_.empty(); }
+  const std::vector<Cell>& cells() const { return cells_; }
+
+  // The greatest stamp (value or cover) of each site present, sorted by site.
+  std::vector<Stamp> MaxStampPerSite() const;
+
+  // Builds a state from cells in any order; cells at the same (path, site) are joined.
+  static RecordState FromCells(std::vector<Cell> cells);
+
+  // Checks the invariants (sorted, unique, non-empty cells). Used after decoding.
+  Status Validate() const;
+
+  friend bool operator==(const RecordState&, const RecordState&) = default;
+
+ private:
+  std::vector<Cell> cells_;
+};
+
+// Joins `from` into `into` at one (path, site) (both must have the same path and site).
+void JoinCell(Cell& into, const Cell& from);
+
+}  // namespace reconcile
+
+#endif  // RECONCILE_RECORD_H_
