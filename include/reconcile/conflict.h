@@ -24,6 +24,9 @@
 namespace reconcile {
 
 struct ConflictWrite {
+  // The path written: the conflict's path, or a path below it for a value that a remove (or a
+  // replace) at the conflict's path hid.
+  Path path;
   Stamp stamp;
   bool is_cover = false;  // a remove/delete rather than a value
   std::string value;      // canonical JSON; empty for a cover

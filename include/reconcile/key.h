@@ -1,8 +1,8 @@
 // reconcile/key.h — record keys: device(id), module(id, moduleId), meta(namespace, key).
 //
 // Keys are validated on construction with IoT Hub's rules: a device or module id is 1 to 128
-// characters of ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '  (module ids may not start
-// with '$' except the system modules $edgeAgent and $edgeHub). Meta namespaces and keys are 1 to 256
+// characters of ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '  (module ids may not
+// start with '$' except the system modules $edgeAgent and $edgeHub). Meta namespaces and keys are 1 to 256
 // bytes of UTF-8 without control characters.
 //
 // The encoded form sorts a device directly before its modules, and all devices before all meta

@@ -23,6 +23,7 @@ namespace reconcile {
 
 constexpr char kPathSeparator = '\x01';
 constexpr size_t kMaxTwinDepth = 10;
+constexpr size_t kMaxRecordDepth = kMaxTwinDepth + 2;
 constexpr size_t kMaxMetaDepth = 32;
 constexpr size_t kMaxKeyBytes = 1024;
 

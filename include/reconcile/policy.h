@@ -50,7 +50,8 @@ Result<PolicyKind> ParsePolicyName(std::string_view name);
 struct Policy {
   PolicyKind kind = PolicyKind::kLww;
   std::vector<std::string> order;  // kOrder: canonical JSON values, best first
-  SiteId priority_site;            // kSitePriority
+  std::string priority_site_name;  // kSitePriority: the site's name
+  SiteId priority_site;            // kSitePriority: SiteId::FromName(priority_site_name)
 };
 
 struct PolicyRule {
@@ -88,9 +89,6 @@ class PolicyTable {
 
  private:
   std::vector<PolicyRule> rules_;
-  // Names of the sites named in rules, kept for ToJson.
-  std::vector<std::pair<SiteId, std::string>> site_names_;
-  static const Policy kLwwPolicy;
 };
 
 // What a materialization depends on besides the state: identical at every site.

@@ -1,0 +1,250 @@
+#include "reconcile/record.h"
+
+#include <algorithm>
+#include <map>
+
+namespace reconcile {
+namespace {
+
+// Orders cells by (path, site): the RecordState invariant.
+int CompareCellKey(const Cell& a, const Cell& b) {
+  if (int c = a.path.compare(b.path); c != 0) return c;
+  if (a.site < b.site) return -1;
+  if (b.site < a.site) return 1;
+  return 0;
+}
+
+bool CellKeyLess(const Cell& a, const Cell& b) { return CompareCellKey(a, b) < 0; }
+
+// True when (hlc, bytes) of `b` is greater than that of `a` (same site implied).
+bool ValueGreater(Hlc b_hlc, const std::string& b_value, Hlc a_hlc, const std::string& a_value) {
+  if (b_hlc != a_hlc) return b_hlc > a_hlc;
+  return b_value > a_value;
+}
+
+}  // namespace
+
+void JoinCell(Cell& into, const Cell& from) {
+  if (from.has_value &&
+      (!into.has_value || ValueGreater(from.value_hlc, from.value, into.value_hlc, into.value))) {
+    into.has_value = true;
+    into.value_hlc = from.value_hlc;
+    into.value = from.value;
+  }
+  if (from.has_cover && (!into.has_cover || from.cover_hlc > into.cover_hlc)) {
+    into.has_cover = true;
+    into.cover_hlc = from.cover_hlc;
+  }
+}
+
+namespace {
+
+void JoinCellMove(Cell& into, Cell&& from) {
+  if (from.has_value &&
+      (!into.has_value || ValueGreater(from.value_hlc, from.value, into.value_hlc, into.value))) {
+    into.has_value = true;
+    into.value_hlc = from.value_hlc;
+    into.value = std::move(from.value);
+  }
+  if (from.has_cover && (!into.has_cover || from.cover_hlc > into.cover_hlc)) {
+    into.has_cover = true;
+    into.cover_hlc = from.cover_hlc;
+  }
+}
+
+// Inserts or joins one cell, keeping the invariant. O(log n) search + O(n) insert.
+void JoinOne(std::vector<Cell>& cells, Cell cell) {
+  auto it = std::lower_bound(cells.begin(), cells.end(), cell, CellKeyLess);
+  if (it != cells.end() && CompareCellKey(*it, cell) == 0) {
+    JoinCellMove(*it, std::move(cell));
+  } else {
+    cells.insert(it, std::move(cell));
+  }
+}
+
+template <typename Other>
+std::vector<Cell> MergeSorted(std::vector<Cell>& mine, Other&& other_cells) {
+  std::vector<Cell> out;
+  out.reserve(mine.size() + other_cells.size());
+  auto a = mine.begin();
+  auto b = other_cells.begin();
+  while (a != mine.end() && b != other_cells.end()) {
+    int c = CompareCellKey(*a, *b);
+    if (c < 0) {
+      out.push_back(std::move(*a++));
+    } else if (c > 0) {
+      if constexpr (std::is_rvalue_reference_v<Other&&>) {
+        out.push_back(std::move(*b++));
+      } else {
+        out.push_back(*b++);
+      }
+    } else {
+      out.push_back(std::move(*a++));
+      if constexpr (std::is_rvalue_reference_v<Other&&>) {
+        JoinCellMove(out.back(), std::move(*b++));
+      } else {
+        JoinCell(out.back(), *b++);
+      }
+    }
+  }
+  for (; a != mine.end(); ++a) out.push_back(std::move(*a));
+  for (; b != other_cells.end(); ++b) {
+    if constexpr (std::is_rvalue_reference_v<Other&&>) {
+      out.push_back(std::move(*b));
+    } else {
+      out.push_back(*b);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void RecordState::AddValue(const Path& path, const Stamp& stamp, std::string value) {
+  Cell cell;
+  cell.path = path.joined();
+  cell.site = stamp.site;
+  cell.has_value = true;
+  cell.value_hlc = stamp.hlc;
+  cell.value = std::move(value);
+  JoinOne(cells_, std::move(cell));
+}
+
+void RecordState::AddCover(const Path& path, const Stamp& stamp) {
+  Cell cell;
+  cell.path = path.joined();
+  cell.site = stamp.site;
+  cell.has_cover = true;
+  cell.cover_hlc = stamp.hlc;
+  JoinOne(cells_, std::move(cell));
+}
+
+void RecordState::Join(const RecordState& other) {
+  if (other.cells_.empty()) return;
+  if (cells_.empty()) {
+    cells_ = other.cells_;
+    return;
+  }
+  if (other.cells_.size() <= 2) {
+    for (const Cell& c : other.cells_) JoinOne(cells_, c);
+    return;
+  }
+  cells_ = MergeSorted(cells_, other.cells_);
+}
+
+void RecordState::Join(RecordState&& other) {
+  if (other.cells_.empty()) return;
+  if (cells_.empty()) {
+    cells_ = std::move(other.cells_);
+    return;
+  }
+  cells_ = MergeSorted(cells_, std::move(other.cells_));
+}
+
+RecordState RecordState::Joined(const RecordState& a, const RecordState& b) {
+  RecordState out = a;
+  out.Join(b);
+  return out;
+}
+
+RecordState RecordState::FromCells(std::vector<Cell> cells) {
+  std::sort(cells.begin(), cells.end(), CellKeyLess);
+  RecordState out;
+  for (Cell& c : cells) {
+    if (!c.has_value && !c.has_cover) continue;
+    if (!c.has_value) c.value.clear(), c.value_hlc = 0;
+    if (!c.has_cover) c.cover_hlc = 0;
+    if (!out.cells_.empty() && CompareCellKey(out.cells_.back(), c) == 0) {
+      JoinCellMove(out.cells_.back(), std::move(c));
+    } else {
+      out.cells_.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+void RecordState::Prune() {
+  // Walk paths in order; `stack` holds the nearest ancestors that carry covers, each with the
+  // greatest cover at it or above it.
+  struct Frame {
+    std::string_view path;
+    Stamp cover;
+  };
+  std::vector<Frame> stack;
+  size_t i = 0;
+  while (i < cells_.size()) {
+    size_t j = i;
+    while (j < cells_.size() && cells_[j].path == cells_[i].path) ++j;
+    std::string_view path = cells_[i].path;
+    while (!stack.empty() && !Path::IsWithin(path, stack.back().path)) stack.pop_back();
+    if (!stack.empty() && stack.back().path == path) stack.pop_back();
+    bool have_anc = !stack.empty();
+    Stamp anc = have_anc ? stack.back().cover : Stamp{};
+    // The greatest cover at this path or above.
+    bool have_here = have_anc;
+    Stamp here = anc;
+    for (size_t k = i; k < j; ++k) {
+      const Cell& c = cells_[k];
+      if (c.has_cover && (!have_here || here < c.cover_stamp())) {
+        have_here = true;
+        here = c.cover_stamp();
+      }
+    }
+    for (size_t k = i; k < j; ++k) {
+      Cell& c = cells_[k];
+      if (c.has_cover && have_anc && !(anc < c.cover_stamp())) {
+        c.has_cover = false;  // an ancestor's newer-or-equal cover makes it redundant
+        c.cover_hlc = 0;
+      }
+      if (c.has_value && have_here && c.value_stamp() < here) {
+        c.has_value = false;  // hidden, and the cover that hides it never leaves
+        c.value_hlc = 0;
+        c.value.clear();
+      }
+    }
+    if (have_here && (!have_anc || anc < here)) {
+      stack.push_back({path, here});
+    }
+    i = j;
+  }
+  // Frames point into cells_' paths: they are done with before any cell moves.
+  stack.clear();
+  std::erase_if(cells_, [](const Cell& c) { return !c.has_value && !c.has_cover; });
+}
+
+std::vector<Stamp> RecordState::MaxStampPerSite() const {
+  std::map<SiteId, Hlc> best;
+  for (const Cell& c : cells_) {
+    Hlc h = std::max(c.has_value ? c.value_hlc : 0, c.has_cover ? c.cover_hlc : 0);
+    auto [it, inserted] = best.emplace(c.site, h);
+    if (!inserted) it->second = std::max(it->second, h);
+  }
+  std::vector<Stamp> out;
+  out.reserve(best.size());
+  for (const auto& [site, hlc] : best) out.push_back({hlc, site});
+  return out;
+}
+
+Status RecordState::Validate() const {
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    const Cell& c = cells_[i];
+    if (!c.has_value && !c.has_cover) return Status::Corruption("empty cell");
+    if (c.has_value && c.value.empty()) return Status::Corruption("cell value is empty");
+    if (c.has_value && c.value.front() == '{' && c.value != kObjectMarker) {
+      return Status::Corruption("an object value other than the object marker");
+    }
+    if (c.path.empty() && c.has_value && c.value != kObjectMarker) {
+      return Status::Corruption("root value is not the existence marker");
+    }
+    if (!c.path.empty() && (c.path.front() == kPathSeparator || c.path.back() == kPathSeparator ||
+                            c.path.find(std::string(2, kPathSeparator)) != std::string::npos)) {
+      return Status::Corruption("cell path has an empty segment");
+    }
+    if (i > 0 && CompareCellKey(cells_[i - 1], c) >= 0) {
+      return Status::Corruption("cells out of order or duplicated");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace reconcile
