@@ -1,0 +1,25 @@
+# Script run by ctest: build tests/consumer/project against reconcile, then run it.
+#   MODE=find_package     install BUILD_DIR into WORK_DIR/prefix and use find_package(reconcile)
+#   MODE=add_subdirectory build the consumer with reconcile's source tree as a subdirectory
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+if(MODE STREQUAL "find_package")
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/project -B ${WORK_DIR}/build -G Ninja
+      -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_MODE=find_package)
+else()
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/project -B ${WORK_DIR}/build -G Ninja
+      -DCONSUMER_MODE=add_subdirectory -DRECONCILE_SOURCE_DIR=${SOURCE_DIR})
+endif()
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build -j 2)
+execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "status=disabled")
+  message(FATAL_ERROR "consumer ran with ${rc}: ${out}")
+endif()
+message(STATUS "consumer (${MODE}): ${out}")
