@@ -40,8 +40,8 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
     for (const Cell& c : g.cells) {
       if (auto w = LastWrite(c, fork)) contenders.emplace(c.site, std::move(*w));
     }
-    // A remove or replace at this path against other sites' newer-than-fork values below it
-    // that it hid: each such site contends with its newest hidden value.
+    // A remove or replace at this path against other sites' after-the-fork values below it that
+    // it hid: each such site contends with its newest hidden value.
     const size_t end_of_group = static_cast<size_t>(g.cells.data() - cells.data()) +
                                 g.cells.size();
     for (const Cell& coverer : g.cells) {
@@ -50,7 +50,11 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
            ++k) {
         const Cell& below = cells[k];
         if (below.site == coverer.site || !below.has_value || below.value_hlc <= fork) continue;
-        if (!(below.value_stamp() < coverer.cover_stamp())) continue;
+        if (below.IsObjectMarker()) continue;  // the leaves below it say what was written
+        // Hidden by the cover, or written to a record that stays deleted (remove wins against
+        // patches: a patch newer than the delete is not shown either).
+        const bool record_gone = g.path.empty() && !g.winner;
+        if (!(below.value_stamp() < coverer.cover_stamp()) && !record_gone) continue;
         ConflictWrite w{Path::FromJoined(below.path), below.value_stamp(), false, below.value};
         auto it = contenders.find(below.site);
         if (it == contenders.end()) {
