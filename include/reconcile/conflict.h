@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "reconcile/key.h"
 #include "reconcile/policy.h"
 #include "reconcile/record.h"
@@ -49,6 +51,9 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
 // under "authentication" ending in a key, e.g. authentication/symmetricKey/primaryKey), a
 // fingerprint "redacted:xxxxxxxx" (the low 32 bits of a 64-bit hash, which cannot reveal a key).
 std::string RedactForReport(const Path& path, const std::string& value);
+
+// A copy of a materialized record with every secret leaf replaced as RedactForReport does.
+nlohmann::json RedactDocument(const nlohmann::json& doc);
 
 }  // namespace reconcile
 

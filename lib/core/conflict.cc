@@ -5,6 +5,7 @@
 #include <map>
 
 #include "lib/core/hash.h"
+#include "reconcile/operations.h"
 #include "lib/core/winner.h"
 
 namespace reconcile {
@@ -132,6 +133,26 @@ std::string RedactForReport(const Path& path, const std::string& value) {
   std::snprintf(buf, sizeof buf, "\"redacted:%08x\"",
                 static_cast<unsigned>(internal::Hash64(value) & 0xffffffffu));
   return buf;
+}
+
+namespace {
+
+void RedactInPlace(nlohmann::json& node, const Path& at) {
+  if (node.is_object()) {
+    for (auto it = node.begin(); it != node.end(); ++it) RedactInPlace(it.value(), at.Child(it.key()));
+    return;
+  }
+  std::string canonical = CanonicalJson(node);
+  std::string shown = RedactForReport(at, canonical);
+  if (shown != canonical) node = nlohmann::json::parse(shown);
+}
+
+}  // namespace
+
+nlohmann::json RedactDocument(const nlohmann::json& doc) {
+  nlohmann::json out = doc;
+  RedactInPlace(out, Path());
+  return out;
 }
 
 }  // namespace reconcile

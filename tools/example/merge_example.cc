@@ -40,15 +40,6 @@ nlohmann::json Doc(const char* text) { return nlohmann::json::parse(text); }
 
 Key Device(const char* id) { return *Key::Device(id); }
 
-// Replaces every secret leaf by its fingerprint, for printing.
-void Redact(nlohmann::json& node, const reconcile::Path& at) {
-  if (!node.is_object()) {
-    node = nlohmann::json::parse(reconcile::RedactForReport(at, reconcile::CanonicalJson(node)));
-    return;
-  }
-  for (auto it = node.begin(); it != node.end(); ++it) Redact(it.value(), at.Child(it.key()));
-}
-
 std::vector<Op> History() {
   const std::string p = "weu-primary", s = "neu-secondary";
   std::vector<Op> ops;
@@ -115,8 +106,7 @@ std::string Render(const std::map<Key, RecordState>& state, const reconcile::Mer
     auto doc = reconcile::MaterializeJson(key.kind(), record, view);
     if (!doc.ok()) return "error: " + doc.status().ToString();
     if (!doc->has_value()) continue;
-    nlohmann::json shown = **doc;
-    Redact(shown, reconcile::Path());
+    nlohmann::json shown = reconcile::RedactDocument(**doc);
     out += key.ToString() + " " + reconcile::CanonicalJson(shown) + "\n";
   }
   return out;
