@@ -1,0 +1,169 @@
+// Micro benchmarks of the record lattice: join, codec, materialize, parsing.
+// Run: build/benchmarks/core_bench  (see docs/BENCHMARKS.md for figures and the machine).
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "benchmarks/fleet.h"
+#include "reconcile/codec.h"
+#include "reconcile/key.h"
+#include "reconcile/materialize.h"
+#include "reconcile/operations.h"
+#include "reconcile/path.h"
+#include "reconcile/stamp.h"
+
+namespace {
+
+using reconcile::RecordState;
+
+constexpr int kRecords = 1024;
+
+const reconcile::SiteId& Site(int i) {
+  static const reconcile::SiteId kSites[] = {reconcile::SiteId::FromName("weu-primary"),
+                                             reconcile::SiteId::FromName("neu-secondary"),
+                                             reconcile::SiteId::FromName("eus-tertiary")};
+  return kSites[i];
+}
+
+// Typical states: a device created at the primary (about 40 cells) with the secondary's outage
+// patch joined in; and the matching state at the other site (created there from the backup,
+// with its own patch).
+struct Pair {
+  RecordState a;
+  RecordState b;
+};
+
+const std::vector<Pair>& Pairs() {
+  static const std::vector<Pair> kPairs = [] {
+    std::vector<Pair> out;
+    const reconcile::Hlc t0 = *reconcile::ParseIso8601("2026-11-01T00:00:00Z");
+    for (int i = 0; i < kRecords; ++i) {
+      RecordState base = *reconcile::CreateDelta(bench::DeviceDoc(i), {t0, Site(0)});
+      Pair p{base, base};
+      p.a.Join(*reconcile::PatchDelta(bench::OutagePatch(i, 1), {t0 + (1000 << 16), Site(0)}));
+      p.b.Join(*reconcile::PatchDelta(bench::OutagePatch(i, 2), {t0 + (2000 << 16), Site(1)}));
+      p.b.Join(*reconcile::PatchDelta(bench::OutagePatch(i, 3), {t0 + (3000 << 16), Site(2)}));
+      out.push_back(std::move(p));
+    }
+    return out;
+  }();
+  return kPairs;
+}
+
+void BM_JoinDeviceRecords(benchmark::State& state) {
+  const auto& pairs = Pairs();
+  size_t i = 0;
+  for (auto _ : state) {
+    RecordState joined = pairs[i].a;
+    joined.Join(pairs[i].b);
+    benchmark::DoNotOptimize(joined);
+    i = (i + 1) % pairs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["cells"] = static_cast<double>(pairs[0].a.cells().size());
+}
+BENCHMARK(BM_JoinDeviceRecords);
+
+// The copy the join above includes, measured alone: the join's own cost is the difference.
+void BM_CopyDeviceRecord(benchmark::State& state) {
+  const auto& pairs = Pairs();
+  size_t i = 0;
+  for (auto _ : state) {
+    RecordState copy = pairs[i].a;
+    benchmark::DoNotOptimize(copy);
+    i = (i + 1) % pairs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CopyDeviceRecord);
+
+void BM_Encode(benchmark::State& state) {
+  const auto& pairs = Pairs();
+  size_t i = 0, bytes = 0;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    reconcile::EncodeRecordTo(pairs[i].b, &out);
+    bytes += out.size();
+    benchmark::DoNotOptimize(out);
+    i = (i + 1) % pairs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Encode);
+
+void BM_Decode(benchmark::State& state) {
+  std::vector<std::string> encoded;
+  for (const Pair& p : Pairs()) encoded.push_back(reconcile::EncodeRecord(p.b));
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    auto decoded = reconcile::DecodeRecord(encoded[i]);
+    bytes += encoded[i].size();
+    benchmark::DoNotOptimize(decoded);
+    i = (i + 1) % encoded.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Decode);
+
+void BM_Materialize(benchmark::State& state) {
+  const auto& pairs = Pairs();
+  reconcile::PolicyTable table = reconcile::PolicyTable::Default();
+  reconcile::MergeView view{&table, 0};
+  size_t i = 0;
+  for (auto _ : state) {
+    auto doc = reconcile::Materialize(reconcile::KeyKind::kDevice, pairs[i].b, view);
+    benchmark::DoNotOptimize(doc);
+    i = (i + 1) % pairs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Materialize);
+
+void BM_CreateDeltaFromDoc(benchmark::State& state) {
+  std::vector<nlohmann::json> docs;
+  for (int i = 0; i < 64; ++i) docs.push_back(bench::DeviceDoc(i));
+  const reconcile::Stamp stamp{12345, Site(0)};
+  size_t i = 0;
+  for (auto _ : state) {
+    auto delta = reconcile::CreateDelta(docs[i], stamp);
+    benchmark::DoNotOptimize(delta);
+    i = (i + 1) % docs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CreateDeltaFromDoc);
+
+void BM_ParseIso8601(benchmark::State& state) {
+  for (auto _ : state) {
+    auto hlc = reconcile::ParseIso8601("2022-05-27T18:49:38.4904785Z");
+    benchmark::DoNotOptimize(hlc);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseIso8601);
+
+void BM_ParsePath(benchmark::State& state) {
+  for (auto _ : state) {
+    auto path = reconcile::Path::Parse("properties/desired/firmware/version");
+    benchmark::DoNotOptimize(path);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParsePath);
+
+void BM_KeyEncode(benchmark::State& state) {
+  const reconcile::Key key = *reconcile::Key::Module("dev-00001234", "telemetry");
+  for (auto _ : state) {
+    std::string encoded = key.Encode();
+    benchmark::DoNotOptimize(encoded);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_KeyEncode);
+
+}  // namespace
+
+BENCHMARK_MAIN();
