@@ -87,7 +87,7 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
       if (winner_site) {
         conflict.winner = contenders[*winner_site];
       } else {
-        conflict.winner = ConflictWrite{conflict.path, g.winner->stamp, false, g.winner->value};
+        conflict.winner = ConflictWrite{conflict.path, g.winner->stamp, false, g.winner->value()};
       }
     } else {
       // Nothing shown here: the newest remove decided, if one of the contenders made it.

@@ -19,7 +19,7 @@ bool ValueLess(const Cell* a, const Cell* b) {
   return a->value < b->value;
 }
 
-Winner FromCell(const Cell* c) { return Winner{c->value, c->value_stamp(), c}; }
+Winner FromCell(const Cell* c) { return Winner{c, c->value_stamp(), {}}; }
 
 const Cell* Newest(const std::vector<const Cell*>& cells) {
   return *std::max_element(cells.begin(), cells.end(), ValueLess);
@@ -74,7 +74,7 @@ Winner ChooseUnion(const std::vector<const Cell*>& cands) {
   out += ']';
   const Cell* newest = Newest(cands);
   if (cands.size() == 1) return FromCell(newest);
-  return Winner{std::move(out), newest->value_stamp(), nullptr};
+  return Winner{nullptr, newest->value_stamp(), std::move(out)};
 }
 
 Winner ChooseSitePriority(const std::vector<const Cell*>& cands, const Policy& policy, Hlc fork) {

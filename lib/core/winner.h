@@ -22,9 +22,12 @@ namespace reconcile::internal {
 
 // What a path shows, as chosen by its policy.
 struct Winner {
-  std::string value;             // canonical JSON (union may synthesize a new array)
-  Stamp stamp;                   // the stamp of the chosen write (union: the newest)
   const Cell* cell = nullptr;    // the chosen cell; null when synthesized
+  Stamp stamp;                   // the stamp of the chosen write (union: the newest)
+  std::string synthesized;       // the value when no single cell holds it (union)
+
+  // Canonical JSON of what is shown.
+  const std::string& value() const { return cell != nullptr ? cell->value : synthesized; }
 };
 
 // One path of the walk, in path order.
