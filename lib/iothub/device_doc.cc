@@ -1,0 +1,511 @@
+#include "lib/iothub/device_doc.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "lib/core/hash.h"
+#include "reconcile/iothub_plan.h"
+#include "reconcile/operations.h"
+#include "reconcile/path.h"
+
+namespace reconcile::iothub {
+namespace {
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+size_t CodePoints(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+const json* Member(const json& obj, std::string_view name) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(name);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+bool IsNullOrAbsent(const json* v) { return v == nullptr || v->is_null(); }
+
+Invalid WrongType(std::string_view field, std::string_view want) {
+  return {RejectReason::kWrongType, "'" + std::string(field) + "' must be " + std::string(want)};
+}
+
+// Walks a section below its top level; `depth` is the depth of `node`'s members.
+std::optional<Invalid> WalkSection(const json& node, std::string_view section, std::string& path,
+                                   size_t depth) {
+  if (node.is_array()) {
+    for (const json& e : node) {
+      if (auto bad = WalkSection(e, section, path, depth)) return bad;
+    }
+    return std::nullopt;
+  }
+  if (node.is_string()) {
+    if (node.get_ref<const std::string&>().size() > kMaxStringValueBytes) {
+      return Invalid{RejectReason::kStringTooLong,
+                     "string at '" + std::string(section) + path + "' is longer than 4096 bytes"};
+    }
+    return std::nullopt;
+  }
+  if (!node.is_object()) return std::nullopt;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string& key = it.key();
+    if (depth == 1 && (key == "$metadata" || key == "$version")) continue;
+    Status s = ValidateSegment(key, PathRules::kTwin);
+    if (!s.ok()) {
+      return Invalid{RejectReason::kInvalidTwinKey,
+                     "in '" + std::string(section) + path + "': " + s.message()};
+    }
+    if (depth > kMaxSectionDepth) {
+      return Invalid{RejectReason::kTooDeep, "'" + std::string(section) + path + "/" + key +
+                                                 "' is nested deeper than 10 levels"};
+    }
+    const size_t len = path.size();
+    path += '/';
+    path += key;
+    if (auto bad = WalkSection(it.value(), section, path, depth + 1)) return bad;
+    path.resize(len);
+  }
+  return std::nullopt;
+}
+
+void StripNullsInPlace(json& value) {
+  if (!value.is_object()) return;
+  for (auto it = value.begin(); it != value.end();) {
+    if (it->is_null()) {
+      it = value.erase(it);
+    } else {
+      StripNullsInPlace(*it);
+      ++it;
+    }
+  }
+}
+
+// A string member that may be null/absent; kWrongType otherwise.
+std::optional<Invalid> OptionalString(const json& obj, std::string_view name,
+                                      std::optional<std::string>* out) {
+  const json* v = Member(obj, name);
+  out->reset();
+  if (IsNullOrAbsent(v)) return std::nullopt;
+  if (!v->is_string()) return WrongType(name, "a string");
+  *out = v->get<std::string>();
+  return std::nullopt;
+}
+
+Result<Path> MakePath(const std::vector<std::string>& segments) {
+  return Path::FromSegments(segments, PathRules::kTwin);
+}
+
+Status AddSet(const std::vector<std::string>& segments, const json& value, const Stamp& stamp,
+              RecordState* out) {
+  Result<Path> path = MakePath(segments);
+  if (!path.ok()) return path.status();
+  Result<RecordState> d = SetDelta(*path, value, stamp, PathRules::kTwin);
+  if (!d.ok()) return d.status();
+  out->Join(std::move(*d));
+  return Status::Ok();
+}
+
+Status AddRemove(const std::vector<std::string>& segments, const Stamp& stamp, RecordState* out) {
+  Result<Path> path = MakePath(segments);
+  if (!path.ok()) return path.status();
+  out->Join(RemoveDelta(*path, stamp));
+  return Status::Ok();
+}
+
+Status AddSetOrRemove(const std::vector<std::string>& segments, const json* value,
+                      const Stamp& stamp, RecordState* out) {
+  if (value == nullptr || value->is_null()) return AddRemove(segments, stamp, out);
+  return AddSet(segments, *value, stamp, out);
+}
+
+bool IsSkipped(const std::vector<std::string>& path, bool keys_excluded) {
+  return keys_excluded && path.size() == 2 && path[0] == "authentication" &&
+         path[1] == "symmetricKey";
+}
+
+Status Diff(std::vector<std::string>& path, const json* base, const json* snap, const Stamp& stamp,
+            bool keys_excluded, RecordState* out) {
+  if (IsSkipped(path, keys_excluded)) return Status::Ok();
+  const bool base_obj = base != nullptr && base->is_object();
+  const bool snap_obj = snap != nullptr && snap->is_object();
+  if (base_obj && snap_obj) {
+    std::vector<std::string> names;
+    for (auto it = base->begin(); it != base->end(); ++it) names.push_back(it.key());
+    for (auto it = snap->begin(); it != snap->end(); ++it) {
+      if (!base->contains(it.key())) names.push_back(it.key());
+    }
+    for (const std::string& name : names) {
+      path.push_back(name);
+      Status s = Diff(path, Member(*base, name), Member(*snap, name), stamp, keys_excluded, out);
+      path.pop_back();
+      RECONCILE_RETURN_IF_ERROR(s);
+    }
+    return Status::Ok();
+  }
+  const bool base_absent = IsNullOrAbsent(base);
+  const bool snap_absent = IsNullOrAbsent(snap);
+  if (base_absent && snap_absent) return Status::Ok();
+  if (!base_absent && !snap_absent && *base == *snap) return Status::Ok();
+  return AddSetOrRemove(path, snap, stamp, out);
+}
+
+}  // namespace
+
+std::optional<Invalid> ParseObject(std::string_view text, json* out) {
+  *out = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded()) {
+    return Invalid{RejectReason::kInvalidJson, "the line is not valid JSON"};
+  }
+  if (!out->is_object()) {
+    return Invalid{RejectReason::kNotAnObject, "the line is not a JSON object"};
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NormalizeStatus(std::string_view text) {
+  std::string l = Lower(text);
+  if (l == "enabled" || l == "disabled") return l;
+  return std::nullopt;
+}
+
+std::optional<std::string> NormalizeAuthType(std::string_view text) {
+  std::string l = Lower(text);
+  if (l == "sas") return std::string("sas");
+  if (l == "selfsigned") return std::string("selfSigned");
+  if (l == "certificateauthority") return std::string("certificateAuthority");
+  if (l == "none") return std::string("none");
+  return std::nullopt;
+}
+
+std::optional<Invalid> ValidateSection(const json& section, std::string_view name,
+                                       size_t max_bytes) {
+  if (!section.is_object()) return WrongType(name, "an object");
+  std::string path;
+  if (auto bad = WalkSection(section, name, path, 1)) return bad;
+  json bare = StripSectionMeta(section);
+  const size_t size = CanonicalJson(bare).size();
+  if (size > max_bytes) {
+    return Invalid{RejectReason::kSectionTooLarge, "'" + std::string(name) + "' is " +
+                                                       std::to_string(size) + " bytes (at most " +
+                                                       std::to_string(max_bytes) + ")"};
+  }
+  return std::nullopt;
+}
+
+json StripSectionMeta(const json& section) {
+  json out = section;
+  if (out.is_object()) {
+    out.erase("$metadata");
+    out.erase("$version");
+  }
+  return out;
+}
+
+json StripNulls(const json& value) {
+  json out = value;
+  StripNullsInPlace(out);
+  return out;
+}
+
+std::optional<Invalid> CheckStatusReason(const json& value) {
+  if (!value.is_string()) return WrongType("statusReason", "a string");
+  if (CodePoints(value.get_ref<const std::string&>()) > kMaxStatusReasonChars) {
+    return Invalid{RejectReason::kStatusReasonTooLong,
+                   "'statusReason' is longer than 128 characters"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Invalid> CheckScope(std::string_view scope, std::string_view field) {
+  Result<std::string> id = ScopeDeviceId(scope);
+  if (!id.ok()) {
+    return Invalid{
+        RejectReason::kInvalidScope,
+        "'" + std::string(field) + "' is not an edge scope (" + id.status().message() + ")"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Invalid> MakeKey(const json* device_id, const json* module_id,
+                               std::string_view id_field, std::string_view module_field,
+                               std::optional<Key>* out) {
+  if (IsNullOrAbsent(device_id)) {
+    return Invalid{RejectReason::kMissingField, "'" + std::string(id_field) + "' is missing"};
+  }
+  if (!device_id->is_string()) return WrongType(id_field, "a string");
+  const std::string& id = device_id->get_ref<const std::string&>();
+  Status s = ValidateDeviceId(id);
+  if (!s.ok()) return Invalid{RejectReason::kInvalidDeviceId, s.message()};
+  if (IsNullOrAbsent(module_id) ||
+      (module_id->is_string() && module_id->get_ref<const std::string&>().empty())) {
+    Result<Key> k = Key::Device(id);
+    if (!k.ok()) return Invalid{RejectReason::kInvalidDeviceId, k.status().message()};
+    *out = std::move(*k);
+    return std::nullopt;
+  }
+  if (!module_id->is_string()) return WrongType(module_field, "a string");
+  const std::string& mid = module_id->get_ref<const std::string&>();
+  s = ValidateModuleId(mid);
+  if (!s.ok()) return Invalid{RejectReason::kInvalidModuleId, s.message()};
+  Result<Key> k = Key::Module(id, mid);
+  if (!k.ok()) return Invalid{RejectReason::kInvalidModuleId, k.status().message()};
+  *out = std::move(*k);
+  return std::nullopt;
+}
+
+std::optional<Invalid> ParseTimestamp(const json& value, std::string_view field, Hlc* out) {
+  if (value.is_string()) {
+    Result<Hlc> h = ParseIso8601(value.get_ref<const std::string&>());
+    if (!h.ok()) {
+      return Invalid{RejectReason::kInvalidTimestamp,
+                     "'" + std::string(field) + "': " + h.status().message()};
+    }
+    *out = *h;
+    return std::nullopt;
+  }
+  if (value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() > 0)) {
+    uint64_t ms = value.get<uint64_t>();
+    if (ms == 0 || ms > kHlcMaxMillis) {
+      return Invalid{RejectReason::kInvalidTimestamp,
+                     "'" + std::string(field) + "' is out of range"};
+    }
+    *out = MakeHlc(ms, 0);
+    return std::nullopt;
+  }
+  return Invalid{
+      RejectReason::kInvalidTimestamp,
+      "'" + std::string(field) + "' is neither an ISO-8601 string nor epoch milliseconds"};
+}
+
+std::optional<Invalid> NormalizeAuthentication(const json& value, json* out) {
+  if (!value.is_object()) return WrongType("authentication", "an object or null");
+  json auth = json::object();
+  const json* type = Member(value, "type");
+  if (!IsNullOrAbsent(type)) {
+    if (!type->is_string()) return WrongType("authentication.type", "a string");
+    std::optional<std::string> t = NormalizeAuthType(type->get_ref<const std::string&>());
+    if (!t) {
+      return Invalid{RejectReason::kInvalidEnum,
+                     "'authentication.type' must be sas, selfSigned, certificateAuthority or none"};
+    }
+    auth["type"] = *t;
+  }
+  struct Sub {
+    const char* name;
+    const char* first;
+    const char* second;
+  };
+  for (const Sub& sub : {Sub{"symmetricKey", "primaryKey", "secondaryKey"},
+                         Sub{"x509Thumbprint", "primaryThumbprint", "secondaryThumbprint"}}) {
+    const json* obj = Member(value, sub.name);
+    if (IsNullOrAbsent(obj)) continue;
+    std::string field = std::string("authentication.") + sub.name;
+    if (!obj->is_object()) return WrongType(field, "an object or null");
+    json kept = json::object();
+    for (const char* member : {sub.first, sub.second}) {
+      const json* v = Member(*obj, member);
+      if (IsNullOrAbsent(v)) continue;
+      if (!v->is_string()) return WrongType(field + "." + member, "a string or null");
+      if (v->get_ref<const std::string&>().empty()) continue;
+      kept[member] = *v;
+    }
+    if (!kept.empty()) auth[sub.name] = std::move(kept);
+  }
+  *out = std::move(auth);
+  return std::nullopt;
+}
+
+const std::vector<std::string>& RecordFields(bool is_module) {
+  static const std::vector<std::string> kDevice = {"authentication", "capabilities", "deviceScope",
+                                                   "parentScopes",   "properties",   "status",
+                                                   "statusReason",   "tags"};
+  static const std::vector<std::string> kModule = {"authentication", "properties", "status",
+                                                   "statusReason", "tags"};
+  return is_module ? kModule : kDevice;
+}
+
+std::optional<Invalid> ExportDeviceFromJson(const json& obj, ExportDevice* out) {
+  *out = ExportDevice();
+  if (auto bad = MakeKey(Member(obj, "id"), Member(obj, "moduleId"), "id", "moduleId", &out->key)) {
+    return bad;
+  }
+  const bool is_module = out->key->kind() == KeyKind::kModule;
+  json& doc = out->doc;
+
+  std::optional<std::string> text;
+  if (auto bad = OptionalString(obj, "eTag", &text)) return bad;
+  if (text) out->etag = *text;
+  if (auto bad = OptionalString(obj, "twinETag", &text)) return bad;
+  if (text) out->twin_etag = *text;
+  if (auto bad = OptionalString(obj, "importMode", &text)) return bad;
+  if (text && !ParseImportMode(*text).ok()) {
+    return Invalid{RejectReason::kInvalidEnum, "'importMode' is not a known import mode"};
+  }
+
+  if (auto bad = OptionalString(obj, "status", &text)) return bad;
+  if (text) {
+    std::optional<std::string> s = NormalizeStatus(*text);
+    if (!s) return Invalid{RejectReason::kInvalidEnum, "'status' must be enabled or disabled"};
+    doc["status"] = *s;
+  }
+  if (const json* reason = Member(obj, "statusReason"); !IsNullOrAbsent(reason)) {
+    if (auto bad = CheckStatusReason(*reason)) return bad;
+    if (!reason->get_ref<const std::string&>().empty()) doc["statusReason"] = *reason;
+  }
+
+  const json* auth = Member(obj, "authentication");
+  if (IsNullOrAbsent(auth)) {
+    out->auth_unknown = true;
+  } else {
+    json normalized;
+    if (auto bad = NormalizeAuthentication(*auth, &normalized)) return bad;
+    doc["authentication"] = std::move(normalized);
+  }
+
+  if (!is_module) {
+    if (const json* caps = Member(obj, "capabilities"); !IsNullOrAbsent(caps)) {
+      if (!caps->is_object()) return WrongType("capabilities", "an object or null");
+      json kept = json::object();
+      if (const json* edge = Member(*caps, "iotEdge"); !IsNullOrAbsent(edge)) {
+        if (!edge->is_boolean()) return WrongType("capabilities.iotEdge", "a boolean");
+        kept["iotEdge"] = *edge;
+      }
+      doc["capabilities"] = std::move(kept);
+    }
+    if (auto bad = OptionalString(obj, "deviceScope", &text)) return bad;
+    if (text && !text->empty()) {
+      if (auto bad2 = CheckScope(*text, "deviceScope")) return bad2;
+      doc["deviceScope"] = *text;
+    }
+    if (const json* parents = Member(obj, "parentScopes"); !IsNullOrAbsent(parents)) {
+      if (!parents->is_array()) return WrongType("parentScopes", "an array of strings");
+      for (const json& p : *parents) {
+        if (!p.is_string()) return WrongType("parentScopes", "an array of strings");
+        if (auto bad = CheckScope(p.get_ref<const std::string&>(), "parentScopes")) return bad;
+      }
+      if (!parents->empty()) doc["parentScopes"] = *parents;
+    }
+  }
+
+  if (const json* tags = Member(obj, "tags"); !IsNullOrAbsent(tags)) {
+    if (auto bad = ValidateSection(*tags, "tags", kMaxTagsBytes)) return bad;
+    doc["tags"] = StripNulls(*tags);
+  }
+  if (const json* props = Member(obj, "properties"); !IsNullOrAbsent(props)) {
+    if (!props->is_object()) return WrongType("properties", "an object or null");
+    json kept = json::object();
+    for (const char* section : {"desired", "reported"}) {
+      const json* s = Member(*props, section);
+      if (IsNullOrAbsent(s)) continue;
+      std::string name = std::string("properties.") + section;
+      if (auto bad = ValidateSection(*s, name, kMaxPropertiesBytes)) return bad;
+      kept[section] = StripNulls(StripSectionMeta(*s));
+    }
+    if (!kept.empty()) doc["properties"] = std::move(kept);
+  }
+  return std::nullopt;
+}
+
+std::optional<Invalid> ParseExportDevice(std::string_view text, ExportDevice* out) {
+  json obj;
+  if (auto bad = ParseObject(text, &obj)) return bad;
+  return ExportDeviceFromJson(obj, out);
+}
+
+Result<RecordState> FullWriteDelta(const ExportDevice& dev, const Stamp& stamp,
+                                   bool keys_excluded) {
+  RecordState out;
+  out.AddValue(Path(), stamp, std::string(kObjectMarker));
+  const bool is_module = dev.key->kind() == KeyKind::kModule;
+  for (const std::string& field : RecordFields(is_module)) {
+    const json* value = Member(dev.doc, field);
+    if (field == "authentication") {
+      if (dev.auth_unknown) continue;
+      if (keys_excluded) {
+        RECONCILE_RETURN_IF_ERROR(
+            AddSetOrRemove({field, "type"}, value ? Member(*value, "type") : nullptr, stamp, &out));
+        RECONCILE_RETURN_IF_ERROR(AddSetOrRemove({field, "x509Thumbprint"},
+                                                 value ? Member(*value, "x509Thumbprint") : nullptr,
+                                                 stamp, &out));
+        continue;
+      }
+    }
+    if (field == "properties") {
+      for (const char* section : {"desired", "reported"}) {
+        const json* s = value ? Member(*value, section) : nullptr;
+        RECONCILE_RETURN_IF_ERROR(AddSetOrRemove({field, section}, s, stamp, &out));
+      }
+      continue;
+    }
+    RECONCILE_RETURN_IF_ERROR(AddSetOrRemove({field}, value, stamp, &out));
+  }
+  return out;
+}
+
+Result<RecordState> DiffDelta(const ExportDevice& base, const ExportDevice& snap,
+                              const Stamp& stamp, bool keys_excluded) {
+  RecordState out;
+  const bool is_module = snap.key->kind() == KeyKind::kModule;
+  std::vector<std::string> path;
+  for (const std::string& field : RecordFields(is_module)) {
+    if (field == "authentication" && snap.auth_unknown) continue;
+    path.assign(1, field);
+    RECONCILE_RETURN_IF_ERROR(
+        Diff(path, Member(base.doc, field), Member(snap.doc, field), stamp, keys_excluded, &out));
+  }
+  return out;
+}
+
+std::optional<Invalid> WriteWithMetadata(const json& section, const json* meta, const Path& at,
+                                         Hlc fallback, const SiteId& site, bool nulls_cover,
+                                         RecordState* out, Hlc* max_seen) {
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    const std::string& name = it.key();
+    if (!name.empty() && name[0] == '$') continue;  // $metadata, $version (validated before)
+    const json* child_meta = nullptr;
+    if (meta != nullptr && meta->is_object()) {
+      auto m = meta->find(name);
+      if (m != meta->end() && m->is_object()) child_meta = &*m;
+    }
+    Hlc hlc = fallback;
+    if (child_meta != nullptr) {
+      if (const json* lu = Member(*child_meta, "$lastUpdated"); !IsNullOrAbsent(lu)) {
+        if (auto bad = ParseTimestamp(*lu, "$metadata.$lastUpdated", &hlc)) return bad;
+      }
+    }
+    if (max_seen != nullptr) *max_seen = std::max(*max_seen, hlc);
+    const Path child = at.Child(name);
+    const Stamp stamp{hlc, site};
+    const json& v = it.value();
+    if (v.is_object()) {
+      out->AddValue(child, stamp, std::string(kObjectMarker));
+      if (auto bad =
+              WriteWithMetadata(v, child_meta, child, hlc, site, nulls_cover, out, max_seen)) {
+        return bad;
+      }
+    } else if (v.is_null()) {
+      if (nulls_cover) out->AddCover(child, stamp);
+    } else {
+      out->AddValue(child, stamp, CanonicalJson(v));
+    }
+  }
+  return std::nullopt;
+}
+
+Hash128 HashText(std::string_view text) {
+  return {internal::Hash64(text, 0x9e3779b97f4a7c15ULL),
+          internal::Hash64(text, 0x2545f4914f6cdd1dULL)};
+}
+
+Hash128 HashExportDevice(const ExportDevice& dev) {
+  std::string text = CanonicalJson(dev.doc);
+  if (dev.auth_unknown) text += "\n?auth";
+  return HashText(text);
+}
+
+}  // namespace reconcile::iothub

@@ -1,0 +1,161 @@
+// Bulk export readers: ExportImportDevice lines -> deltas, with or without a base (3-way).
+#include <algorithm>
+#include <unordered_map>
+
+#include "lib/iothub/device_doc.h"
+#include "reconcile/iothub.h"
+#include "reconcile/operations.h"
+
+namespace reconcile {
+namespace {
+
+using iothub::ExportDevice;
+using iothub::Invalid;
+
+Status CheckOptions(const ExportReadOptions& options) {
+  RECONCILE_RETURN_IF_ERROR(ValidateSiteName(options.site).WithContext("export read: site"));
+  if (options.observed_at == 0) {
+    return Status::InvalidInput("export read: observed_at is required");
+  }
+  return Status::Ok();
+}
+
+// A delta that failed to build (a path core refused) becomes a reject of the line.
+Invalid DeltaError(const Status& s) {
+  RejectReason reason = s.message().find("deeper than") != std::string::npos
+                            ? RejectReason::kTooDeep
+                            : RejectReason::kInvalidTwinKey;
+  return Invalid{reason, s.message()};
+}
+
+struct BaseEntry {
+  uint64_t offset = 0;
+  uint64_t line = 0;
+  iothub::Hash128 hash;
+  bool in_base = false;
+  bool seen = false;
+};
+
+}  // namespace
+
+Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& options,
+                             RejectSink* rejects, const DeltaSink& sink) {
+  RECONCILE_RETURN_IF_ERROR(CheckOptions(options));
+  const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
+  ReadStats stats;
+  Status s = iothub::ForEachLine(snapshot, rejects, &stats.rejected,
+                                 [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+                                   ExportDevice dev;
+                                   if ((*invalid = iothub::ParseExportDevice(line.text, &dev)))
+                                     return Status::Ok();
+                                   Result<RecordState> delta =
+                                       iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
+                                   if (!delta.ok()) {
+                                     *invalid = DeltaError(delta.status());
+                                     return Status::Ok();
+                                   }
+                                   ++stats.records;
+                                   ++stats.creates;
+                                   return sink(*dev.key, std::move(*delta));
+                                 });
+  RECONCILE_RETURN_IF_ERROR(s);
+  stats.lines = snapshot.stats();
+  return stats;
+}
+
+Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
+                                     const ExportReadOptions& options, RejectSink* rejects,
+                                     const DeltaSink& sink) {
+  RECONCILE_RETURN_IF_ERROR(CheckOptions(options));
+  const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
+  ReadStats stats;
+
+  // 1. Index the base: key -> (offset, hash). Its rejects count with this read's.
+  std::unordered_map<std::string, BaseEntry> index;
+  Status s = iothub::ForEachLine(
+      base, rejects, &stats.rejected,
+      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        ExportDevice dev;
+        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) return Status::Ok();
+        auto [it, inserted] = index.try_emplace(dev.key->Encode());
+        if (!inserted) {
+          *invalid = Invalid{RejectReason::kDuplicateRecord,
+                             dev.key->ToString() + " appears again (first at line " +
+                                 std::to_string(it->second.line) + ")"};
+          return Status::Ok();
+        }
+        it->second =
+            BaseEntry{line.offset, line.number, iothub::HashExportDevice(dev), true, false};
+        return Status::Ok();
+      });
+  RECONCILE_RETURN_IF_ERROR(s);
+
+  // 2. Stream the snapshot against the index.
+  std::string base_text;
+  s = iothub::ForEachLine(
+      snapshot, rejects, &stats.rejected,
+      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        ExportDevice dev;
+        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) return Status::Ok();
+        auto [it, inserted] = index.try_emplace(dev.key->Encode());
+        BaseEntry& entry = it->second;
+        if (entry.seen) {
+          *invalid = Invalid{RejectReason::kDuplicateRecord,
+                             dev.key->ToString() + " appears again in the snapshot"};
+          return Status::Ok();
+        }
+        entry.seen = true;
+        if (!entry.in_base) {
+          entry.line = line.number;
+          Result<RecordState> delta = iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
+          if (!delta.ok()) {
+            *invalid = DeltaError(delta.status());
+            return Status::Ok();
+          }
+          ++stats.records;
+          ++stats.creates;
+          return sink(*dev.key, std::move(*delta));
+        }
+        if (iothub::HashExportDevice(dev) == entry.hash) {
+          ++stats.unchanged;
+          return Status::Ok();
+        }
+        RECONCILE_RETURN_IF_ERROR(base.ReadLineAt(entry.offset, &base_text));
+        ExportDevice before;
+        if (auto bad = iothub::ParseExportDevice(base_text, &before)) {
+          return Status::Corruption("base line " + std::to_string(entry.line) + " of '" +
+                                    base.name() + "' no longer parses (did the file change?)");
+        }
+        Result<RecordState> delta = iothub::DiffDelta(before, dev, stamp, options.keys_excluded);
+        if (!delta.ok()) {
+          *invalid = DeltaError(delta.status());
+          return Status::Ok();
+        }
+        if (delta->empty()) {
+          ++stats.unchanged;
+          return Status::Ok();
+        }
+        ++stats.records;
+        ++stats.patches;
+        return sink(*dev.key, std::move(*delta));
+      });
+  RECONCILE_RETURN_IF_ERROR(s);
+
+  // 3. Base records the snapshot no longer has: deletes, in key order.
+  std::vector<std::string> gone;
+  for (const auto& [encoded, entry] : index) {
+    if (entry.in_base && !entry.seen) gone.push_back(encoded);
+  }
+  std::sort(gone.begin(), gone.end());
+  for (const std::string& encoded : gone) {
+    Result<Key> key = Key::Decode(encoded);
+    if (!key.ok()) return key.status();
+    ++stats.records;
+    ++stats.deletes;
+    RECONCILE_RETURN_IF_ERROR(sink(*key, DeleteDelta(stamp)));
+  }
+  stats.lines = snapshot.stats();
+  return stats;
+}
+
+}  // namespace reconcile

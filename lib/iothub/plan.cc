@@ -1,0 +1,777 @@
+// The failback plan: merged records vs the primary's export -> ordered, ETag-guarded import files.
+//
+// Manifest (manifest.json, pretty-printed JSON with sorted keys):
+//   {"formatVersion": 1, "createdAt": <as given>, "counts": {<importMode>: n, ...},
+//    "files": [{"name", "lines", "sha256"}], "inputs": [{"name", "sha256"}],
+//    "options": {"filePrefix", "force", "maxLinesPerFile", "noKeys"},
+//    "report": "plan-report.jsonl", "summary": {...}}
+// Report (plan-report.jsonl): one canonical JSON object a line, {"key", "note", ...}, in the order
+// the planner met the records (key order); never a key or thumbprint value.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "lib/core/hash.h"
+#include "lib/iothub/plan_internal.h"
+#include "reconcile/operations.h"
+
+namespace reconcile {
+
+using nlohmann::json;
+
+std::string_view ImportModeName(ImportMode mode) {
+  switch (mode) {
+    case ImportMode::kCreate:
+      return "create";
+    case ImportMode::kUpdate:
+      return "update";
+    case ImportMode::kUpdateIfMatchETag:
+      return "updateIfMatchETag";
+    case ImportMode::kCreateOrUpdate:
+      return "createOrUpdate";
+    case ImportMode::kUpdateTwin:
+      return "updateTwin";
+    case ImportMode::kUpdateTwinIfMatchETag:
+      return "updateTwinIfMatchETag";
+    case ImportMode::kDelete:
+      return "delete";
+    case ImportMode::kDeleteIfMatchETag:
+      return "deleteIfMatchETag";
+  }
+  return "create";
+}
+
+Result<ImportMode> ParseImportMode(std::string_view name) {
+  static constexpr ImportMode kAll[] = {ImportMode::kCreate,
+                                        ImportMode::kUpdate,
+                                        ImportMode::kUpdateIfMatchETag,
+                                        ImportMode::kCreateOrUpdate,
+                                        ImportMode::kUpdateTwin,
+                                        ImportMode::kUpdateTwinIfMatchETag,
+                                        ImportMode::kDelete,
+                                        ImportMode::kDeleteIfMatchETag};
+  for (ImportMode mode : kAll) {
+    std::string_view want = ImportModeName(mode);
+    if (want.size() == name.size() &&
+        std::equal(want.begin(), want.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return mode;
+    }
+  }
+  return Status::InvalidInput("'" + std::string(name) + "' is not an import mode");
+}
+
+Result<std::string> ScopeDeviceId(std::string_view scope) {
+  constexpr std::string_view kPrefix = iothub::kScopePrefix;
+  if (scope.substr(0, kPrefix.size()) != kPrefix) {
+    return Status::InvalidInput("an edge scope starts with '" + std::string(kPrefix) + "'");
+  }
+  std::string_view rest = scope.substr(kPrefix.size());
+  size_t dash = rest.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == rest.size()) {
+    return Status::InvalidInput("an edge scope ends in '<deviceId>-<generationId>'");
+  }
+  for (char c : rest.substr(dash + 1)) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) {
+      return Status::InvalidInput("the generation id of an edge scope is letters and digits");
+    }
+  }
+  std::string id(rest.substr(0, dash));
+  RECONCILE_RETURN_IF_ERROR(ValidateDeviceId(id));
+  return id;
+}
+
+std::string DerivedScope(std::string_view device_id) {
+  // 18 decimal digits (the hub's generation ids are 18 digits) of a stable hash of the id.
+  uint64_t h = internal::Hash64(device_id, 0x5eed5c09e5ULL) % 1000000000000000000ULL;
+  std::string digits = std::to_string(h);
+  digits.insert(0, 18 - digits.size(), '0');
+  std::string out(iothub::kScopePrefix);
+  out += device_id;
+  out += '-';
+  out += digits;
+  return out;
+}
+
+Result<std::string> FileSha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot open '" + path + "'");
+  iothub::Sha256 sha;
+  std::string buf(1 << 16, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::streamsize got = in.gcount();
+    if (got > 0) sha.Update(std::string_view(buf.data(), static_cast<size_t>(got)));
+  }
+  if (in.bad()) return Status::IoError("cannot read '" + path + "'");
+  return sha.HexDigest();
+}
+
+namespace iothub {
+namespace fs = std::filesystem;
+
+// ---- PlanWriter ------------------------------------------------------------------------------
+
+PlanWriter::PlanWriter(const PlanOptions& options) : options_(options) {}
+
+PlanWriter::~PlanWriter() {
+  std::error_code ec;
+  for (auto& [slot, spill] : spills_) {
+    spill->out.close();
+    fs::remove(spill->path, ec);
+  }
+}
+
+Status PlanWriter::Open() {
+  if (options_.out_dir.empty()) return Status::InvalidInput("plan: out_dir is required");
+  if (options_.created_at.empty()) return Status::InvalidInput("plan: created_at is required");
+  if (options_.file_prefix.empty() || options_.file_prefix.find('/') != std::string::npos) {
+    return Status::InvalidInput("plan: file_prefix must be a plain file name");
+  }
+  std::error_code ec;
+  fs::create_directories(options_.out_dir, ec);
+  if (ec) return Status::IoError("cannot create '" + options_.out_dir + "': " + ec.message());
+  // A plan written here before (a rerun) must not leave stale files beside the new ones: remove
+  // what a plan writes, and nothing else.
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(options_.out_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool numbered =
+        name.size() == options_.file_prefix.size() + 10 &&
+        name.compare(0, options_.file_prefix.size() + 1, options_.file_prefix + "-") == 0 &&
+        name.compare(name.size() - 4, 4, ".txt") == 0 &&
+        name.find_first_not_of("0123456789", options_.file_prefix.size() + 1) == name.size() - 4;
+    const bool spill = name.rfind(".spill-", 0) == 0;
+    if (numbered || spill || name == "manifest.json" || name == "plan-report.jsonl") {
+      stale.push_back(entry.path());
+    }
+  }
+  if (ec) return Status::IoError("cannot list '" + options_.out_dir + "': " + ec.message());
+  for (const fs::path& path : stale) {
+    if (!fs::remove(path, ec) || ec)
+      return Status::IoError("cannot remove '" + path.string() + "'");
+  }
+  report_path_ = (fs::path(options_.out_dir) / "plan-report.jsonl").string();
+  report_.open(report_path_, std::ios::binary | std::ios::trunc);
+  if (!report_) return Status::IoError("cannot open '" + report_path_ + "'");
+  return Status::Ok();
+}
+
+Status PlanWriter::Add(Phase phase, int depth, ImportMode mode, const std::string& line) {
+  auto& spill = spills_[{static_cast<int>(phase), depth}];
+  if (!spill) {
+    spill = std::make_unique<Spill>();
+    spill->path = (fs::path(options_.out_dir) /
+                   (".spill-" + std::to_string(phase) + "-" + std::to_string(depth) + ".tmp"))
+                      .string();
+    spill->out.open(spill->path, std::ios::binary | std::ios::trunc);
+    if (!spill->out) return Status::IoError("cannot open '" + spill->path + "'");
+  }
+  spill->out << line << '\n';
+  if (!spill->out) return Status::IoError("cannot write '" + spill->path + "'");
+  ++counts_[std::string(ImportModeName(mode))];
+  return Status::Ok();
+}
+
+Status PlanWriter::Report(const Key& key, std::string_view note, json extra) {
+  json entry = extra.is_object() ? std::move(extra) : json::object();
+  entry["key"] = key.ToString();
+  entry["note"] = note;
+  report_ << CanonicalJson(entry) << '\n';
+  if (!report_) return Status::IoError("cannot write '" + report_path_ + "'");
+  ++report_lines_;
+  return Status::Ok();
+}
+
+Result<PlanSummary> PlanWriter::Finish(
+    PlanSummary summary, const std::vector<std::pair<std::string, std::string>>& inputs) {
+  report_.close();
+  if (!report_) return Status::IoError("cannot write '" + report_path_ + "'");
+
+  // Apply order of the spills.
+  std::vector<Spill*> order;
+  for (auto& [slot, spill] : spills_) {
+    if (slot.first != kEdgeDelete) order.push_back(spill.get());
+  }
+  for (auto it = spills_.rbegin(); it != spills_.rend(); ++it) {
+    if (it->first.first == kEdgeDelete) order.push_back(it->second.get());
+  }
+
+  json files = json::array();
+  std::ofstream out;
+  std::string out_path;
+  Sha256 sha;
+  uint64_t in_file = 0;
+  auto close_file = [&]() -> Status {
+    if (!out.is_open()) return Status::Ok();
+    out.close();
+    if (!out) return Status::IoError("cannot write '" + out_path + "'");
+    files.push_back(json{{"name", fs::path(out_path).filename().string()},
+                         {"lines", in_file},
+                         {"sha256", sha.HexDigest()}});
+    summary.files.push_back(out_path);
+    return Status::Ok();
+  };
+  auto open_file = [&]() -> Status {
+    char name[32];
+    std::snprintf(name, sizeof(name), "-%05zu.txt", summary.files.size() + 1);
+    out_path = (fs::path(options_.out_dir) / (options_.file_prefix + name)).string();
+    out.open(out_path, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IoError("cannot open '" + out_path + "'");
+    sha = Sha256();
+    in_file = 0;
+    return Status::Ok();
+  };
+
+  for (Spill* spill : order) {
+    spill->out.close();
+    if (!spill->out) return Status::IoError("cannot write '" + spill->path + "'");
+    std::ifstream in(spill->path, std::ios::binary);
+    if (!in) return Status::IoError("cannot read '" + spill->path + "'");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!out.is_open() ||
+          (options_.max_lines_per_file != 0 && in_file == options_.max_lines_per_file)) {
+        RECONCILE_RETURN_IF_ERROR(close_file());
+        RECONCILE_RETURN_IF_ERROR(open_file());
+      }
+      line += '\n';
+      out.write(line.data(), static_cast<std::streamsize>(line.size()));
+      sha.Update(line);
+      ++in_file;
+    }
+    if (in.bad()) return Status::IoError("cannot read '" + spill->path + "'");
+  }
+  RECONCILE_RETURN_IF_ERROR(close_file());
+  if (summary.files.empty()) {  // an empty plan still has one (empty) file to point at
+    RECONCILE_RETURN_IF_ERROR(open_file());
+    RECONCILE_RETURN_IF_ERROR(close_file());
+  }
+
+  json counts = json::object();
+  for (ImportMode mode :
+       {ImportMode::kCreate, ImportMode::kUpdate, ImportMode::kUpdateIfMatchETag,
+        ImportMode::kCreateOrUpdate, ImportMode::kUpdateTwin, ImportMode::kUpdateTwinIfMatchETag,
+        ImportMode::kDelete, ImportMode::kDeleteIfMatchETag}) {
+    const std::string name(ImportModeName(mode));
+    auto it = counts_.find(name);
+    const uint64_t n = it == counts_.end() ? 0 : it->second;
+    counts[name] = n;
+    summary.counts[name] = n;
+  }
+  json input_list = json::array();
+  for (const auto& [name, digest] : inputs)
+    input_list.push_back({{"name", name}, {"sha256", digest}});
+  for (const auto& [name, digest] : options_.input_digests) {
+    input_list.push_back({{"name", name}, {"digest", digest}});
+  }
+  summary.report_lines = report_lines_;
+  json manifest = {
+      {"formatVersion", 1},
+      {"createdAt", options_.created_at},
+      {"counts", counts},
+      {"files", files},
+      {"inputs", input_list},
+      {"options",
+       {{"filePrefix", options_.file_prefix},
+        {"force", options_.force},
+        {"maxLinesPerFile", options_.max_lines_per_file},
+        {"noKeys", options_.no_keys}}},
+      {"report", "plan-report.jsonl"},
+      {"summary",
+       {{"unchanged", summary.unchanged},
+        {"reportedOnly", summary.reported_only},
+        {"systemModulesSkipped", summary.system_modules_skipped},
+        {"orphanModules", summary.orphan_modules},
+        {"primaryOnly", summary.primary_only},
+        {"needsFreshExport", summary.needs_fresh_export},
+        {"notRetried", summary.not_retried},
+        {"reportLines", summary.report_lines}}},
+  };
+  summary.manifest_path = (fs::path(options_.out_dir) / "manifest.json").string();
+  std::ofstream mf(summary.manifest_path, std::ios::binary | std::ios::trunc);
+  mf << manifest.dump(2) << '\n';
+  mf.close();
+  if (!mf) return Status::IoError("cannot write '" + summary.manifest_path + "'");
+  summary.report_path = report_path_;
+
+  std::error_code ec;
+  for (auto& [slot, spill] : spills_) fs::remove(spill->path, ec);
+  spills_.clear();
+  return summary;
+}
+
+// ---- Planner ---------------------------------------------------------------------------------
+
+namespace {
+
+const json* Member(const json& obj, std::string_view name) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(name);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+bool IsSystemModule(const Key& key) {
+  return key.kind() == KeyKind::kModule &&
+         (key.module_id() == "$edgeAgent" || key.module_id() == "$edgeHub");
+}
+
+bool IsEdge(const json& doc) {
+  const json* caps = Member(doc, "capabilities");
+  const json* edge = caps ? Member(*caps, "iotEdge") : nullptr;
+  return edge != nullptr && edge->is_boolean() && edge->get<bool>();
+}
+
+// The parent device id named by the first parent scope, or "".
+std::string ParentOf(const json& doc) {
+  const json* parents = Member(doc, "parentScopes");
+  if (parents == nullptr || !parents->is_array() || parents->empty() ||
+      !(*parents)[0].is_string()) {
+    return "";
+  }
+  Result<std::string> id = ScopeDeviceId((*parents)[0].get<std::string>());
+  return id.ok() ? *id : "";
+}
+
+json AuthWithoutKeys(const json& auth) {
+  json out = auth;
+  if (out.is_object()) out.erase("symmetricKey");
+  return out;
+}
+
+// The parts of a record document the plan compares.
+struct PlanView {
+  json identity;
+  json identity_no_auth;
+  json twin;
+  json reported;
+};
+
+PlanView ViewOf(const json& doc, bool is_module, bool no_keys) {
+  PlanView v;
+  json id = json::object();
+  if (!is_module) {
+    const json* status = Member(doc, "status");
+    id["status"] = status ? *status : json("enabled");
+    if (const json* r = Member(doc, "statusReason");
+        r && r->is_string() && !r->get<std::string>().empty()) {
+      id["statusReason"] = *r;
+    }
+    id["capabilities"] = {{"iotEdge", IsEdge(doc)}};
+    if (const json* s = Member(doc, "deviceScope")) id["deviceScope"] = *s;
+    if (const json* p = Member(doc, "parentScopes"); p && !p->empty()) id["parentScopes"] = *p;
+  }
+  v.identity_no_auth = id;
+  if (const json* auth = Member(doc, "authentication")) {
+    id["authentication"] = no_keys ? AuthWithoutKeys(*auth) : *auth;
+  }
+  v.identity = std::move(id);
+  const json* tags = Member(doc, "tags");
+  const json* props = Member(doc, "properties");
+  const json* desired = props ? Member(*props, "desired") : nullptr;
+  const json* reported = props ? Member(*props, "reported") : nullptr;
+  v.twin = {{"tags", tags ? *tags : json::object()},
+            {"desired", desired ? *desired : json::object()}};
+  v.reported = reported ? *reported : json::object();
+  return v;
+}
+
+Hash128 HashJson(const json& value) { return HashText(CanonicalJson(value)); }
+
+struct PrimaryEntry {
+  uint64_t offset = 0;
+  uint64_t line = 0;
+  Hash128 identity;
+  Hash128 identity_no_auth;
+  Hash128 twin;
+  Hash128 reported;
+  bool edge = false;
+  std::string parent;  // edge devices: the parent's device id
+  bool planned = false;
+};
+
+}  // namespace
+
+struct Planner::Impl {
+  const PlanOptions& options;
+  PlanWriter* writer;
+  PlanSummary* summary;
+  std::unordered_map<std::string, PrimaryEntry> primary;        // encoded key -> entry
+  std::unordered_map<std::string, std::string> primary_scopes;  // device id -> its scope
+  struct MergedEdge {
+    std::string scope;
+    std::string parent;
+  };
+  std::unordered_map<std::string, MergedEdge> merged_edges;  // device id -> edge info
+
+  Impl(const PlanOptions& o, PlanWriter* w, PlanSummary* s) : options(o), writer(w), summary(s) {}
+
+  bool Wanted(const Key& key) const {
+    return options.only_keys.empty() || options.only_keys.count(key) > 0;
+  }
+
+  Status IndexPrimary(LineReader& reader, RejectSink* rejects, Sha256* digest) {
+    uint64_t rejected = 0;
+    return ForEachLine(reader, rejects, &rejected,
+                       [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+                         digest->Update(line.text);
+                         digest->Update("\n");
+                         ExportDevice dev;
+                         if ((*invalid = ParseExportDevice(line.text, &dev))) return Status::Ok();
+                         auto [it, inserted] = primary.try_emplace(dev.key->Encode());
+                         if (!inserted) {
+                           *invalid =
+                               Invalid{RejectReason::kDuplicateRecord,
+                                       dev.key->ToString() + " appears again (first at line " +
+                                           std::to_string(it->second.line) + ")"};
+                           return Status::Ok();
+                         }
+                         const bool is_module = dev.key->kind() == KeyKind::kModule;
+                         PlanView v = ViewOf(dev.doc, is_module, options.no_keys);
+                         PrimaryEntry& e = it->second;
+                         e.offset = line.offset;
+                         e.line = line.number;
+                         e.identity = HashJson(v.identity);
+                         e.identity_no_auth = HashJson(v.identity_no_auth);
+                         e.twin = HashJson(v.twin);
+                         e.reported = HashJson(v.reported);
+                         if (!is_module && IsEdge(dev.doc)) {
+                           e.edge = true;
+                           e.parent = ParentOf(dev.doc);
+                         }
+                         if (!is_module) {
+                           if (const json* s = Member(dev.doc, "deviceScope")) {
+                             Result<std::string> owner = ScopeDeviceId(s->get<std::string>());
+                             if (owner.ok() && *owner == dev.key->device_id()) {
+                               primary_scopes[dev.key->device_id()] = s->get<std::string>();
+                             }
+                           }
+                         }
+                         return Status::Ok();
+                       });
+  }
+
+  Status LoadPrimary(LineReader& reader, const PrimaryEntry& e, ExportDevice* out) {
+    std::string text;
+    RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(e.offset, &text));
+    if (ParseExportDevice(text, out)) {
+      return Status::Corruption("primary line " + std::to_string(e.line) + " of '" + reader.name() +
+                                "' no longer parses (did the file change?)");
+    }
+    return Status::Ok();
+  }
+
+  Status ScanEdges(const MergedSourceFactory& merged) {
+    Result<std::unique_ptr<MergedSource>> src = merged();
+    if (!src.ok()) return src.status();
+    MergedRecord rec{Key::Device("x").value(), std::nullopt, 0};
+    while (true) {
+      Result<bool> got = (*src)->Next(&rec);
+      if (!got.ok()) return got.status();
+      if (!*got) break;
+      if (rec.key.kind() != KeyKind::kDevice || !rec.doc || !IsEdge(*rec.doc)) continue;
+      MergedEdge edge;
+      if (const json* s = Member(*rec.doc, "deviceScope"); s && s->is_string()) {
+        edge.scope = s->get<std::string>();
+      }
+      edge.parent = ParentOf(*rec.doc);
+      merged_edges[rec.key.device_id()] = std::move(edge);
+    }
+    return Status::Ok();
+  }
+
+  // The scope the primary has, or will have, for device `id`.
+  std::string PrimaryScopeFor(const std::string& id) const {
+    if (auto it = primary_scopes.find(id); it != primary_scopes.end()) return it->second;
+    if (auto it = merged_edges.find(id); it != merged_edges.end() && !it->second.scope.empty()) {
+      Result<std::string> owner = ScopeDeviceId(it->second.scope);
+      if (owner.ok() && *owner == id) return it->second.scope;
+    }
+    return DerivedScope(id);
+  }
+
+  std::string MapScope(const std::string& scope) const {
+    Result<std::string> owner = ScopeDeviceId(scope);
+    return owner.ok() ? PrimaryScopeFor(*owner) : scope;
+  }
+
+  void RewriteScopes(const Key& key, json& doc) const {
+    // An edge device always gets its own scope, so it and its children agree on one value.
+    if (IsEdge(doc) && !doc.contains("deviceScope")) {
+      doc["deviceScope"] = PrimaryScopeFor(key.device_id());
+    }
+    if (auto it = doc.find("deviceScope"); it != doc.end() && it->is_string()) {
+      *it = MapScope(it->get<std::string>());
+    }
+    if (auto it = doc.find("parentScopes"); it != doc.end() && it->is_array()) {
+      for (json& s : *it) {
+        if (s.is_string()) s = MapScope(s.get<std::string>());
+      }
+    }
+  }
+
+  // Nesting depth of an edge device (0: no edge parent), along `parent_of`; cycles are cut.
+  template <typename ParentFn>
+  static int DepthOf(const std::string& id, ParentFn&& parent_of) {
+    int depth = 0;
+    std::string cur = id;
+    std::set<std::string> seen{cur};
+    while (depth < 64) {
+      std::string parent = parent_of(cur);
+      if (parent.empty() || !seen.insert(parent).second) break;
+      ++depth;
+      cur = parent;
+    }
+    return depth;
+  }
+
+  int MergedDepth(const std::string& id) const {
+    return DepthOf(id, [&](const std::string& d) -> std::string {
+      auto it = merged_edges.find(d);
+      return it == merged_edges.end() ? "" : it->second.parent;
+    });
+  }
+
+  int PrimaryDepth(const std::string& id) const {
+    return DepthOf(id, [&](const std::string& d) -> std::string {
+      Result<Key> k = Key::Device(d);
+      if (!k.ok()) return "";
+      auto it = primary.find(k->Encode());
+      return it == primary.end() ? "" : it->second.parent;
+    });
+  }
+
+  // An import line for a create or identity update from the merged document.
+  json FullLine(const Key& key, const json& doc, ImportMode mode, const json* fallback_auth) const {
+    json line = json::object();
+    line["id"] = key.device_id();
+    if (key.kind() == KeyKind::kModule) line["moduleId"] = key.module_id();
+    line["importMode"] = ImportModeName(mode);
+    const json* status = Member(doc, "status");
+    line["status"] = status ? *status : json("enabled");
+    if (const json* r = Member(doc, "statusReason")) line["statusReason"] = *r;
+    if (const json* auth = Member(doc, "authentication")) {
+      line["authentication"] = *auth;
+    } else if (fallback_auth != nullptr) {
+      line["authentication"] = *fallback_auth;
+    } else {
+      line["authentication"] = {{"type", "sas"}};
+    }
+    if (key.kind() == KeyKind::kDevice) {
+      for (const char* field : {"capabilities", "deviceScope", "parentScopes"}) {
+        if (const json* v = Member(doc, field)) line[field] = *v;
+      }
+    }
+    const json* tags = Member(doc, "tags");
+    line["tags"] = tags ? *tags : json::object();
+    const json* props = Member(doc, "properties");
+    const json* desired = props ? Member(*props, "desired") : nullptr;
+    line["properties"] = {{"desired", desired ? *desired : json::object()}};
+    return line;
+  }
+
+  void StripKeys(json& line) const {
+    if (!options.no_keys) return;
+    if (auto it = line.find("authentication"); it != line.end() && it->is_object()) {
+      it->erase("symmetricKey");
+    }
+  }
+
+  Status Emit(Phase phase, int depth, ImportMode mode, json line) {
+    StripKeys(line);
+    return writer->Add(phase, depth, mode, CanonicalJson(line));
+  }
+
+  Status PlanDelete(const Key& key, const PrimaryEntry& entry, LineReader& reader) {
+    ExportDevice dev;
+    RECONCILE_RETURN_IF_ERROR(LoadPrimary(reader, entry, &dev));
+    const ImportMode mode = options.force ? ImportMode::kDelete : ImportMode::kDeleteIfMatchETag;
+    json line = json::object();
+    line["id"] = key.device_id();
+    if (key.kind() == KeyKind::kModule) line["moduleId"] = key.module_id();
+    line["importMode"] = ImportModeName(mode);
+    if (!options.force) line["eTag"] = dev.etag;
+    const json* status = Member(dev.doc, "status");
+    line["status"] = status ? *status : json("enabled");
+    // A delete needs no secret: the type and thumbprints identify the authentication.
+    const json* auth = Member(dev.doc, "authentication");
+    line["authentication"] = auth ? AuthWithoutKeys(*auth) : json{{"type", "sas"}};
+    Phase phase = kDeviceDelete;
+    int depth = 0;
+    if (key.kind() == KeyKind::kModule) {
+      phase = kModuleDelete;
+    } else if (entry.edge) {
+      phase = kEdgeDelete;
+      depth = PrimaryDepth(key.device_id());
+    }
+    return Emit(phase, depth, mode, std::move(line));
+  }
+
+  Status PlanUpsert(const Key& key, json doc, PrimaryEntry* entry, LineReader& reader) {
+    const bool is_module = key.kind() == KeyKind::kModule;
+    if (!is_module) RewriteScopes(key, doc);
+    Phase phase = kDeviceUpsert;
+    int depth = 0;
+    if (is_module) {
+      phase = kModuleUpsert;
+    } else if (IsEdge(doc)) {
+      phase = kEdgeUpsert;
+      depth = MergedDepth(key.device_id());
+    }
+    const PlanView view = ViewOf(doc, is_module, options.no_keys);
+    const bool has_reported = !view.reported.empty();
+    const bool has_auth = Member(doc, "authentication") != nullptr;
+
+    if (entry == nullptr) {
+      const ImportMode mode = options.force ? ImportMode::kCreateOrUpdate : ImportMode::kCreate;
+      if (has_reported) {
+        ++summary->reported_only;
+        RECONCILE_RETURN_IF_ERROR(writer->Report(key, "reportedNotWritten"));
+      }
+      const json* auth = Member(doc, "authentication");
+      const json* keys = auth ? Member(*auth, "symmetricKey") : nullptr;
+      const json* type = auth ? Member(*auth, "type") : nullptr;
+      if (!options.no_keys && (type == nullptr || *type == "sas") && keys == nullptr) {
+        RECONCILE_RETURN_IF_ERROR(writer->Report(key, "noKeysKnown"));
+      }
+      return Emit(phase, depth, mode, FullLine(key, doc, mode, nullptr));
+    }
+
+    const bool identity_changed = has_auth
+                                      ? HashJson(view.identity) != entry->identity
+                                      : HashJson(view.identity_no_auth) != entry->identity_no_auth;
+    const bool twin_changed = HashJson(view.twin) != entry->twin;
+    const bool reported_changed = HashJson(view.reported) != entry->reported;
+    if (!identity_changed && !twin_changed) {
+      if (reported_changed) {
+        ++summary->reported_only;
+        return writer->Report(key, "reportedNotWritten");
+      }
+      ++summary->unchanged;
+      return Status::Ok();
+    }
+    ExportDevice current;
+    RECONCILE_RETURN_IF_ERROR(LoadPrimary(reader, *entry, &current));
+    const json* primary_auth = Member(current.doc, "authentication");
+    if (reported_changed) RECONCILE_RETURN_IF_ERROR(writer->Report(key, "reportedNotWritten"));
+    if (options.no_keys && has_auth && primary_auth != nullptr) {
+      const json* mine = Member(*Member(doc, "authentication"), "symmetricKey");
+      const json* theirs = Member(*primary_auth, "symmetricKey");
+      if ((mine == nullptr) != (theirs == nullptr) || (mine && *mine != *theirs)) {
+        RECONCILE_RETURN_IF_ERROR(writer->Report(key, "keysNotWritten"));
+      }
+    }
+    if (identity_changed) {
+      const ImportMode mode =
+          options.force ? ImportMode::kCreateOrUpdate : ImportMode::kUpdateIfMatchETag;
+      json line = FullLine(key, doc, mode, primary_auth);
+      if (!options.force) line["eTag"] = current.etag;
+      return Emit(phase, depth, mode, std::move(line));
+    }
+    const ImportMode mode =
+        options.force ? ImportMode::kUpdateTwin : ImportMode::kUpdateTwinIfMatchETag;
+    json line = json::object();
+    line["id"] = key.device_id();
+    if (is_module) line["moduleId"] = key.module_id();
+    line["importMode"] = ImportModeName(mode);
+    if (!options.force) line["twinETag"] = current.twin_etag;
+    const json* status = Member(doc, "status");
+    line["status"] = status ? *status : json("enabled");
+    const json* auth = Member(doc, "authentication");
+    line["authentication"] = auth ? *auth : primary_auth ? *primary_auth : json{{"type", "sas"}};
+    line["tags"] = view.twin["tags"];
+    line["properties"] = {{"desired", view.twin["desired"]}};
+    return Emit(phase, depth, mode, std::move(line));
+  }
+
+  Status PlanAll(const MergedSourceFactory& merged, LineReader& reader, Sha256* digest) {
+    Result<std::unique_ptr<MergedSource>> src = merged();
+    if (!src.ok()) return src.status();
+    MergedRecord rec{Key::Device("x").value(), std::nullopt, 0};
+    std::string device;
+    bool device_exists = false;
+    while (true) {
+      Result<bool> got = (*src)->Next(&rec);
+      if (!got.ok()) return got.status();
+      if (!*got) break;
+      const Key& key = rec.key;
+      if (key.kind() == KeyKind::kMeta) continue;
+      digest->Update(key.ToString());
+      digest->Update("\t");
+      digest->Update(rec.doc ? CanonicalJson(*rec.doc) : std::string("-"));
+      digest->Update("\n");
+      if (key.kind() == KeyKind::kDevice) {
+        device = key.device_id();
+        device_exists = rec.doc.has_value();
+      }
+      auto pit = primary.find(key.Encode());
+      PrimaryEntry* entry = pit == primary.end() ? nullptr : &pit->second;
+      if (entry != nullptr) entry->planned = true;
+      if (!Wanted(key)) continue;
+      if (IsSystemModule(key)) {
+        ++summary->system_modules_skipped;
+        continue;
+      }
+      // A restricted plan (only_keys) may read from a source that yields only the keys asked
+      // for: a module whose device record did not come by is then taken to have its device.
+      const bool device_known = device == key.device_id();
+      const bool assume_device = !device_known && !options.only_keys.empty();
+      if (key.kind() == KeyKind::kModule && !assume_device && (!device_known || !device_exists)) {
+        // The device's delete removes its modules; a module without its device cannot be made.
+        if (rec.doc) {
+          ++summary->orphan_modules;
+          RECONCILE_RETURN_IF_ERROR(writer->Report(key, "orphanModule"));
+        }
+        continue;
+      }
+      if (!rec.doc) {
+        if (entry != nullptr) RECONCILE_RETURN_IF_ERROR(PlanDelete(key, *entry, reader));
+        continue;
+      }
+      RECONCILE_RETURN_IF_ERROR(PlanUpsert(key, std::move(*rec.doc), entry, reader));
+    }
+    for (const auto& [encoded, entry] : primary) {
+      if (entry.planned) continue;
+      Result<Key> key = Key::Decode(encoded);
+      if (key.ok() && Wanted(*key)) ++summary->primary_only;
+    }
+    return Status::Ok();
+  }
+};
+
+Planner::Planner(const PlanOptions& options, PlanWriter* writer, PlanSummary* summary)
+    : impl_(std::make_unique<Impl>(options, writer, summary)) {}
+
+Planner::~Planner() = default;
+
+Status Planner::Run(const MergedSourceFactory& merged, LineReader& primary, RejectSink* rejects,
+                    std::vector<std::pair<std::string, std::string>>* inputs) {
+  if (!merged) return Status::InvalidInput("plan: no merged source");
+  Sha256 primary_digest;
+  RECONCILE_RETURN_IF_ERROR(impl_->IndexPrimary(primary, rejects, &primary_digest));
+  RECONCILE_RETURN_IF_ERROR(impl_->ScanEdges(merged));
+  Sha256 merged_digest;
+  RECONCILE_RETURN_IF_ERROR(impl_->PlanAll(merged, primary, &merged_digest));
+  inputs->emplace_back("primary-lines", primary_digest.HexDigest());
+  inputs->emplace_back("merged-records", merged_digest.HexDigest());
+  return Status::Ok();
+}
+
+}  // namespace iothub
+
+Result<PlanSummary> BuildFailbackPlan(const MergedSourceFactory& merged, LineReader& primary,
+                                      const PlanOptions& options, RejectSink* rejects) {
+  iothub::PlanWriter writer(options);
+  RECONCILE_RETURN_IF_ERROR(writer.Open());
+  PlanSummary summary;
+  iothub::Planner planner(options, &writer, &summary);
+  std::vector<std::pair<std::string, std::string>> inputs;
+  RECONCILE_RETURN_IF_ERROR(planner.Run(merged, primary, rejects, &inputs));
+  return writer.Finish(std::move(summary), inputs);
+}
+
+}  // namespace reconcile

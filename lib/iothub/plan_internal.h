@@ -1,0 +1,84 @@
+// Internal: the machinery shared by the failback plan and the retry plan — the ordered, spilled
+// writer of import lines, and the planner that compares merged records with the primary's export.
+#ifndef RECONCILE_LIB_IOTHUB_PLAN_INTERNAL_H_
+#define RECONCILE_LIB_IOTHUB_PLAN_INTERNAL_H_
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lib/iothub/device_doc.h"
+#include "lib/iothub/sha256.h"
+#include "reconcile/iothub_plan.h"
+
+namespace reconcile::iothub {
+
+// Apply order of import lines: phase first, then depth (ascending, except kEdgeDelete:
+// descending, children first), then the order lines were added.
+enum Phase : int {
+  kEdgeUpsert = 0,    // creates/updates of edge devices, parents first
+  kDeviceUpsert = 1,  // other devices
+  kModuleUpsert = 2,  // modules
+  kModuleDelete = 3,
+  kDeviceDelete = 4,
+  kEdgeDelete = 5,  // edge devices, children first
+};
+
+// Depth given to lines that keep their previous order (retry): after every planned depth.
+constexpr int kLateDepth = 1 << 20;
+
+// Writes plan lines into spill files per (phase, depth), then into the numbered import files,
+// the report and the manifest.
+class PlanWriter {
+ public:
+  explicit PlanWriter(const PlanOptions& options);
+  ~PlanWriter();
+
+  // Checks the options, creates out_dir and the report file.
+  Status Open();
+  // One import line (canonical JSON, no line ending).
+  Status Add(Phase phase, int depth, ImportMode mode, const std::string& line);
+  // One report entry: {"key": key, "note": note, ...extra}.
+  Status Report(const Key& key, std::string_view note, nlohmann::json extra = nullptr);
+  // Writes the import files and the manifest; removes the spill files. `inputs` are digests
+  // computed by the caller (name -> hex); the options' input_digests are added after them.
+  Result<PlanSummary> Finish(PlanSummary summary,
+                             const std::vector<std::pair<std::string, std::string>>& inputs);
+
+ private:
+  struct Spill {
+    std::string path;
+    std::ofstream out;
+  };
+  const PlanOptions& options_;
+  std::map<std::pair<int, int>, std::unique_ptr<Spill>> spills_;
+  std::map<std::string, uint64_t> counts_;
+  std::ofstream report_;
+  std::string report_path_;
+  uint64_t report_lines_ = 0;
+};
+
+// Compares merged records with a primary export and adds the plan's lines to a PlanWriter.
+class Planner {
+ public:
+  Planner(const PlanOptions& options, PlanWriter* writer, PlanSummary* summary);
+  ~Planner();
+
+  // Indexes `primary`, reads `merged` twice, adds lines. Digests of the inputs are appended to
+  // *inputs as ("primary-lines", hex) and ("merged-records", hex).
+  Status Run(const MergedSourceFactory& merged, LineReader& primary, RejectSink* rejects,
+             std::vector<std::pair<std::string, std::string>>* inputs);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reconcile::iothub
+
+#endif  // RECONCILE_LIB_IOTHUB_PLAN_INTERNAL_H_
