@@ -2,10 +2,8 @@
 //
 // DESIGN §2 "Materialize", a pure function of (kind, state, view):
 //  1. The record exists iff a root value (existence marker) is visible.
-//  2. A value is visible iff every cover at its path and above is older than or equal to it, and
-//     it is newer than every visible scalar or array at a proper ancestor (a scalar written at a
-//     path replaced the object that was below it then; a later write below makes it an object
-//     again, holding only what was written after the scalar).
+//  2. A value is visible iff every cover at its path and above, and every below-cover above it,
+//     is older than or equal to it (a patch's scalar replaced the object below it).
 //  3. At each path the policy chooses a winner among the sites' visible values; a scalar or array
 //     is shown only if nothing visible exists below it; an object marker keeps an empty object.
 //  4. The output has sorted keys and no insignificant whitespace.

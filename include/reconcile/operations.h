@@ -3,8 +3,9 @@
 // DESIGN §2 "Operations". Every function returns the delta of one operation with one stamp:
 //   Create/Replace(doc): cover(root) + existence marker + a value for every leaf; "{}" markers for
 //                        every nested object (so empty objects survive).
-//   Patch(doc):          a value for every leaf, a cover for every null, markers for nested
-//                        objects; no existence marker (a patch to a deleted record stays hidden).
+//   Patch(doc):          a value and a below-cover for every leaf (a scalar replaces the object
+//                        that was there), a cover for every null, markers for nested objects;
+//                        no existence marker (a patch to a deleted record stays hidden).
 //   Delete():            cover(root).
 //   Set(path, v):        cover(path) + the values of v (markers for its objects).
 //   Remove(path):        cover(path).

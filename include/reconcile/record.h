@@ -5,16 +5,20 @@
 //     object marker; "{}" at the root is the record's existence marker), ordered by stamp, then
 //     by the bytes;
 //   - the greatest cover: a stamp that hides every value at that path or below it whose stamp is
-//     older. A value whose stamp equals a cover's stamp stays visible (one operation wrote both).
+//     older. A value whose stamp equals a cover's stamp stays visible (one operation wrote both);
+//   - the greatest below-cover: a stamp that hides every value strictly below that path whose
+//     stamp is older. A patch that writes a scalar or an array at a path writes one with the same
+//     stamp: the scalar replaced whatever object was there, but other sites' values at the path
+//     itself stay visible to its policy.
 // A cell's stamps always carry the cell's site, so a cell stores only the hlc parts.
 //
 // Join is the per-(path, site) maximum of each part: commutative, associative, idempotent.
-// Prune drops values hidden by a cover at their path or above, and covers made redundant by a
-// newer-or-equal cover at a proper ancestor; it never changes what Materialize shows, and
+// Prune drops values hidden by a cover at their path or above (or a below-cover above them), and
+// covers and below-covers made redundant by a newer-or-equal one above them; it never changes what Materialize shows, and
 // Prune(Join(a, b)) == Prune(Join(Prune(a), Prune(b))).
 //
 // Invariants: cells are sorted by (path, site) with no two cells at the same (path, site); every
-// cell holds a value, a cover, or both.
+// cell holds at least one of a value, a cover and a below-cover; the root has no below-cover.
 //
 // Thread safety: a RecordState is a value; const methods may be called from many threads,
 // mutating ones need external synchronization. Copyable and movable.
@@ -41,9 +45,14 @@ struct Cell {
   std::string value;  // canonical JSON bytes; "{}" is the object marker
   bool has_cover = false;
   Hlc cover_hlc = 0;
+  bool has_below_cover = false;
+  Hlc below_cover_hlc = 0;
 
   Stamp value_stamp() const { return {value_hlc, site}; }
   Stamp cover_stamp() const { return {cover_hlc, site}; }
+  Stamp below_cover_stamp() const { return {below_cover_hlc, site}; }
+  // True when the cell holds nothing (and must not be kept).
+  bool empty() const { return !has_value && !has_cover && !has_below_cover; }
   bool IsObjectMarker() const { return has_value && value == "{}"; }
 
   friend bool operator==(const Cell&, const Cell&) = default;
@@ -61,6 +70,8 @@ class RecordState {
   void AddValue(const Path& path, const Stamp& stamp, std::string value);
   // Joins a cover at `path`: kept iff newer than the one held for stamp.site.
   void AddCover(const Path& path, const Stamp& stamp);
+  // Joins a below-cover at `path`. REQUIRES: !path.is_root() (the root's cover does that job).
+  void AddBelowCover(const Path& path, const Stamp& stamp);
 
   // this := join(this, other).
   void Join(const RecordState& other);

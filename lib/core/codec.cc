@@ -6,10 +6,12 @@
 //   cell     := shared:varint suffix_len:varint suffix:byte{suffix_len}
 //               site_index:varint flags:u8
 //               [value_hlc:varint value_len:varint value:byte{value_len}]   if flags & 0x01
-//               [cover_hlc:varint]                                           if flags & 0x02
-//                                                                        and not flags & 0x04
+//               [cover_hlc:varint]                          if flags & 0x02 and not flags & 0x04
+//               [below_cover_hlc:varint]                    if flags & 0x08 and not flags & 0x10
 //   flags    := 0x01 has a value | 0x02 has a cover | 0x04 the cover's hlc equals the value's
-//               (a create or replace writes both with one stamp); other bits must be zero
+//               (a create or replace writes both with one stamp) | 0x08 has a below-cover |
+//               0x10 the below-cover's hlc equals the value's (a patch's scalar); other bits
+//               must be zero, and 0x04 needs 0x01|0x02, 0x10 needs 0x01|0x08
 //   path     := the previous cell's path[0, shared) + suffix      (the first cell: shared = 0)
 //   varint   := LEB128, at most 10 bytes, fitting in 64 bits
 // Cells appear in (path, site) order, each (path, site) once; the decoder checks this, every
@@ -31,6 +33,10 @@ namespace {
 constexpr uint8_t kHasValue = 0x01;
 constexpr uint8_t kHasCover = 0x02;
 constexpr uint8_t kCoverIsValueHlc = 0x04;
+constexpr uint8_t kHasBelowCover = 0x08;
+constexpr uint8_t kBelowCoverIsValueHlc = 0x10;
+constexpr uint8_t kKnownFlags =
+    kHasValue | kHasCover | kCoverIsValueHlc | kHasBelowCover | kBelowCoverIsValueHlc;
 
 }  // namespace
 
@@ -62,6 +68,10 @@ void EncodeRecordTo(const RecordState& state, std::string* out) {
     if (c.has_value) flags |= kHasValue;
     if (c.has_cover) flags |= kHasCover;
     if (c.has_value && c.has_cover && c.value_hlc == c.cover_hlc) flags |= kCoverIsValueHlc;
+    if (c.has_below_cover) flags |= kHasBelowCover;
+    if (c.has_value && c.has_below_cover && c.value_hlc == c.below_cover_hlc) {
+      flags |= kBelowCoverIsValueHlc;
+    }
     out->push_back(static_cast<char>(flags));
     if (c.has_value) {
       PutVarint(out, c.value_hlc);
@@ -69,6 +79,7 @@ void EncodeRecordTo(const RecordState& state, std::string* out) {
       out->append(c.value);
     }
     if (c.has_cover && !(flags & kCoverIsValueHlc)) PutVarint(out, c.cover_hlc);
+    if (c.has_below_cover && !(flags & kBelowCoverIsValueHlc)) PutVarint(out, c.below_cover_hlc);
     prev = c.path;
   }
 }
@@ -126,9 +137,13 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
     if (in.empty()) return corrupt("truncated flags");
     const uint8_t flags = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
-    if (flags & ~(kHasValue | kHasCover | kCoverIsValueHlc)) return corrupt("unknown cell flags");
-    if ((flags & (kHasValue | kHasCover)) == 0) return corrupt("a cell with neither value nor cover");
+    if (flags & ~kKnownFlags) return corrupt("unknown cell flags");
+    if ((flags & (kHasValue | kHasCover | kHasBelowCover)) == 0) return corrupt("an empty cell");
     if ((flags & kCoverIsValueHlc) && (flags & (kHasValue | kHasCover)) != (kHasValue | kHasCover)) {
+      return corrupt("inconsistent cell flags");
+    }
+    if ((flags & kBelowCoverIsValueHlc) &&
+        (flags & (kHasValue | kHasBelowCover)) != (kHasValue | kHasBelowCover)) {
       return corrupt("inconsistent cell flags");
     }
     if (flags & kHasValue) {
@@ -146,6 +161,14 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
         c.cover_hlc = c.value_hlc;
       } else if (!GetVarint(&in, &c.cover_hlc)) {
         return corrupt("truncated cover");
+      }
+    }
+    if (flags & kHasBelowCover) {
+      c.has_below_cover = true;
+      if (flags & kBelowCoverIsValueHlc) {
+        c.below_cover_hlc = c.value_hlc;
+      } else if (!GetVarint(&in, &c.below_cover_hlc)) {
+        return corrupt("truncated below-cover");
       }
     }
     prev = c.path;

@@ -13,6 +13,8 @@
 
 #include <cstring>
 
+#include "lib/core/utf8.h"
+
 namespace reconcile {
 namespace {
 
@@ -45,6 +47,9 @@ Status ValidateId(std::string_view id, const char* what) {
 Status ValidateMetaPart(std::string_view part, const char* what) {
   if (part.empty() || part.size() > 256) {
     return Status::InvalidInput(std::string(what) + " must be 1 to 256 bytes");
+  }
+  if (!internal::IsValidUtf8(part)) {
+    return Status::InvalidInput(std::string(what) + " is not valid UTF-8");
   }
   for (char c : part) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {

@@ -12,10 +12,12 @@ Status PathError(const Path& path, const Status& s) {
                                       : "at '" + path.ToString() + "'");
 }
 
-// Writes the members of `obj` below `at`: values for leaves, markers for objects; nulls become
-// covers when `nulls_cover` (patch) and are skipped otherwise (create: null means absent).
+// Writes the members of `obj` below `at`: values for leaves, markers for objects. In a patch
+// (`patch`), a null becomes a cover and a scalar or array also gets a below-cover (it replaces
+// whatever object was at its path); in a create, nulls are skipped (null means absent) and the
+// root cover already hides everything older.
 Status WriteObject(const nlohmann::json& obj, const Path& at, const Stamp& stamp, PathRules rules,
-                   bool nulls_cover, RecordState* out) {
+                   bool patch, RecordState* out) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string& name = it.key();
     Status s = ValidateSegment(name, rules);
@@ -28,13 +30,14 @@ Status WriteObject(const nlohmann::json& obj, const Path& at, const Stamp& stamp
     const nlohmann::json& v = it.value();
     if (v.is_object()) {
       out->AddValue(child, stamp, std::string(kObjectMarker));
-      RECONCILE_RETURN_IF_ERROR(WriteObject(v, child, stamp, rules, nulls_cover, out));
+      RECONCILE_RETURN_IF_ERROR(WriteObject(v, child, stamp, rules, patch, out));
     } else if (v.is_null()) {
-      if (nulls_cover) out->AddCover(child, stamp);
+      if (patch) out->AddCover(child, stamp);
     } else if (v.is_discarded()) {
       return Status::InvalidInput("discarded JSON value at '" + child.ToString() + "'");
     } else {
       out->AddValue(child, stamp, CanonicalJson(v));
+      if (patch) out->AddBelowCover(child, stamp);
     }
   }
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "reconcile/path.h"
 
+#include "lib/core/utf8.h"
+
 namespace reconcile {
 
 Status ValidateSegment(std::string_view segment, PathRules rules) {
@@ -7,6 +9,10 @@ Status ValidateSegment(std::string_view segment, PathRules rules) {
   if (segment.size() > kMaxKeyBytes) {
     return Status::InvalidInput("key '" + std::string(segment.substr(0, 32)) +
                                 "...' is longer than 1024 bytes");
+  }
+  if (!internal::IsValidUtf8(segment)) {
+    return Status::InvalidInput("key '" + std::string(segment.substr(0, 64)) +
+                                "' is not valid UTF-8");
   }
   for (char ch : segment) {
     const unsigned char c = static_cast<unsigned char>(ch);

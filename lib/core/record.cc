@@ -22,6 +22,18 @@ bool ValueGreater(Hlc b_hlc, const std::string& b_value, Hlc a_hlc, const std::s
   return b_value > a_value;
 }
 
+// The cover parts of the per-(path, site) maximum.
+void JoinCovers(Cell& into, const Cell& from) {
+  if (from.has_cover && (!into.has_cover || from.cover_hlc > into.cover_hlc)) {
+    into.has_cover = true;
+    into.cover_hlc = from.cover_hlc;
+  }
+  if (from.has_below_cover && (!into.has_below_cover || from.below_cover_hlc > into.below_cover_hlc)) {
+    into.has_below_cover = true;
+    into.below_cover_hlc = from.below_cover_hlc;
+  }
+}
+
 }  // namespace
 
 void JoinCell(Cell& into, const Cell& from) {
@@ -31,10 +43,7 @@ void JoinCell(Cell& into, const Cell& from) {
     into.value_hlc = from.value_hlc;
     into.value = from.value;
   }
-  if (from.has_cover && (!into.has_cover || from.cover_hlc > into.cover_hlc)) {
-    into.has_cover = true;
-    into.cover_hlc = from.cover_hlc;
-  }
+  JoinCovers(into, from);
 }
 
 namespace {
@@ -46,10 +55,7 @@ void JoinCellMove(Cell& into, Cell&& from) {
     into.value_hlc = from.value_hlc;
     into.value = std::move(from.value);
   }
-  if (from.has_cover && (!into.has_cover || from.cover_hlc > into.cover_hlc)) {
-    into.has_cover = true;
-    into.cover_hlc = from.cover_hlc;
-  }
+  JoinCovers(into, from);
 }
 
 // Inserts or joins one cell, keeping the invariant. O(log n) search + O(n) insert.
@@ -119,6 +125,15 @@ void RecordState::AddCover(const Path& path, const Stamp& stamp) {
   JoinOne(cells_, std::move(cell));
 }
 
+void RecordState::AddBelowCover(const Path& path, const Stamp& stamp) {
+  Cell cell;
+  cell.path = path.joined();
+  cell.site = stamp.site;
+  cell.has_below_cover = true;
+  cell.below_cover_hlc = stamp.hlc;
+  JoinOne(cells_, std::move(cell));
+}
+
 void RecordState::Join(const RecordState& other) {
   if (other.cells_.empty()) return;
   if (cells_.empty()) {
@@ -151,9 +166,10 @@ RecordState RecordState::FromCells(std::vector<Cell> cells) {
   std::sort(cells.begin(), cells.end(), CellKeyLess);
   RecordState out;
   for (Cell& c : cells) {
-    if (!c.has_value && !c.has_cover) continue;
+    if (c.empty()) continue;
     if (!c.has_value) c.value.clear(), c.value_hlc = 0;
     if (!c.has_cover) c.cover_hlc = 0;
+    if (!c.has_below_cover) c.below_cover_hlc = 0;
     if (!out.cells_.empty() && CompareCellKey(out.cells_.back(), c) == 0) {
       JoinCellMove(out.cells_.back(), std::move(c));
     } else {
@@ -164,11 +180,12 @@ RecordState RecordState::FromCells(std::vector<Cell> cells) {
 }
 
 void RecordState::Prune() {
-  // Walk paths in order; `stack` holds the nearest ancestors that carry covers, each with the
-  // greatest cover at it or above it.
+  // Walk paths in order; `stack` holds the nearest ancestors that hide something below them, each
+  // with the greatest stamp that hides values strictly below it (covers at it or above, and
+  // below-covers at it or above).
   struct Frame {
     std::string_view path;
-    Stamp cover;
+    Stamp below;
   };
   std::vector<Frame> stack;
   size_t i = 0;
@@ -177,10 +194,9 @@ void RecordState::Prune() {
     while (j < cells_.size() && cells_[j].path == cells_[i].path) ++j;
     std::string_view path = cells_[i].path;
     while (!stack.empty() && !Path::IsWithin(path, stack.back().path)) stack.pop_back();
-    if (!stack.empty() && stack.back().path == path) stack.pop_back();
-    bool have_anc = !stack.empty();
-    Stamp anc = have_anc ? stack.back().cover : Stamp{};
-    // The greatest cover at this path or above.
+    const bool have_anc = !stack.empty();
+    const Stamp anc = have_anc ? stack.back().below : Stamp{};
+    // What hides values at this path: the ancestors' stamp and the covers here.
     bool have_here = have_anc;
     Stamp here = anc;
     for (size_t k = i; k < j; ++k) {
@@ -190,32 +206,46 @@ void RecordState::Prune() {
         here = c.cover_stamp();
       }
     }
+    // What hides values below this path: that, and the below-covers here.
+    bool have_below = have_here;
+    Stamp below = here;
+    for (size_t k = i; k < j; ++k) {
+      const Cell& c = cells_[k];
+      if (c.has_below_cover && (!have_below || below < c.below_cover_stamp())) {
+        have_below = true;
+        below = c.below_cover_stamp();
+      }
+    }
     for (size_t k = i; k < j; ++k) {
       Cell& c = cells_[k];
+      // Redundant: something above already hides all that this hides, and it never leaves.
       if (c.has_cover && have_anc && !(anc < c.cover_stamp())) {
-        c.has_cover = false;  // an ancestor's newer-or-equal cover makes it redundant
+        c.has_cover = false;
         c.cover_hlc = 0;
       }
+      if (c.has_below_cover && have_here && !(here < c.below_cover_stamp())) {
+        c.has_below_cover = false;
+        c.below_cover_hlc = 0;
+      }
       if (c.has_value && have_here && c.value_stamp() < here) {
-        c.has_value = false;  // hidden, and the cover that hides it never leaves
+        c.has_value = false;
         c.value_hlc = 0;
         c.value.clear();
       }
     }
-    if (have_here && (!have_anc || anc < here)) {
-      stack.push_back({path, here});
-    }
+    if (have_below && (!have_anc || anc < below)) stack.push_back({path, below});
     i = j;
   }
   // Frames point into cells_' paths: they are done with before any cell moves.
   stack.clear();
-  std::erase_if(cells_, [](const Cell& c) { return !c.has_value && !c.has_cover; });
+  std::erase_if(cells_, [](const Cell& c) { return c.empty(); });
 }
 
 std::vector<Stamp> RecordState::MaxStampPerSite() const {
   std::map<SiteId, Hlc> best;
   for (const Cell& c : cells_) {
-    Hlc h = std::max(c.has_value ? c.value_hlc : 0, c.has_cover ? c.cover_hlc : 0);
+    Hlc h = std::max({c.has_value ? c.value_hlc : 0, c.has_cover ? c.cover_hlc : 0,
+                      c.has_below_cover ? c.below_cover_hlc : 0});
     auto [it, inserted] = best.emplace(c.site, h);
     if (!inserted) it->second = std::max(it->second, h);
   }
@@ -228,7 +258,10 @@ std::vector<Stamp> RecordState::MaxStampPerSite() const {
 Status RecordState::Validate() const {
   for (size_t i = 0; i < cells_.size(); ++i) {
     const Cell& c = cells_[i];
-    if (!c.has_value && !c.has_cover) return Status::Corruption("empty cell");
+    if (c.empty()) return Status::Corruption("empty cell");
+    if (c.path.empty() && c.has_below_cover) {
+      return Status::Corruption("a below-cover at the root");
+    }
     if (c.has_value && c.value.empty()) return Status::Corruption("cell value is empty");
     if (c.has_value && c.value.front() == '{' && c.value != kObjectMarker) {
       return Status::Corruption("an object value other than the object marker");

@@ -73,7 +73,8 @@ Winner ChooseUnion(const std::vector<const Cell*>& cands) {
   }
   out += ']';
   const Cell* newest = Newest(cands);
-  if (cands.size() == 1) return FromCell(newest);
+  // One site's array is still a set: shown sorted and deduplicated, as with many (policy.h).
+  if (cands.size() == 1 && newest->value == out) return FromCell(newest);
   return Winner{nullptr, newest->value_stamp(), std::move(out)};
 }
 
@@ -102,15 +103,12 @@ Winner Choose(const std::vector<const Cell*>& cands, const Policy& policy, Hlc f
 Status WalkPaths(KeyKind kind, const RecordState& state, const MergeView& view,
                  const std::function<Status(const PathGroup&)>& fn) {
   const PolicyTable& table = view.policies != nullptr ? *view.policies : EmptyTable();
-  // Ancestors still open, each with what it passes down: the greatest cover at it or above, and
-  // the newest scalar/array winner at it or above (older values below such a winner are hidden:
-  // the scalar replaced the object they belonged to).
+  // Ancestors still open, each with the greatest stamp that hides values below it: covers at it
+  // or above, and below-covers at it or above.
   struct Frame {
     std::string_view path;
-    bool has_cover;
-    Stamp cover;
-    bool has_floor;
-    Stamp floor;
+    bool has_below;
+    Stamp below;
   };
   std::vector<Frame> stack;
   const std::vector<Cell>& cells = state.cells();
@@ -122,38 +120,28 @@ Status WalkPaths(KeyKind kind, const RecordState& state, const MergeView& view,
     g.path = cells[i].path;
     g.cells = std::span<const Cell>(cells.data() + i, j - i);
     while (!stack.empty() && !Path::IsWithin(g.path, stack.back().path)) stack.pop_back();
-    Frame frame{g.path, false, {}, false, {}};
-    if (!stack.empty()) {
-      frame.has_cover = stack.back().has_cover;
-      frame.cover = stack.back().cover;
-      frame.has_floor = stack.back().has_floor;
-      frame.floor = stack.back().floor;
-    }
+    bool has_here = !stack.empty() && stack.back().has_below;
+    Stamp here = has_here ? stack.back().below : Stamp{};
     for (const Cell& c : g.cells) {
-      if (c.has_cover && (!frame.has_cover || frame.cover < c.cover_stamp())) {
-        frame.has_cover = true;
-        frame.cover = c.cover_stamp();
+      if (c.has_cover && (!has_here || here < c.cover_stamp())) {
+        has_here = true;
+        here = c.cover_stamp();
       }
     }
-    g.has_cover = frame.has_cover;
-    g.cover = frame.cover;
+    g.has_cover = has_here;
+    g.cover = here;
     for (const Cell& c : g.cells) {
       if (!c.has_value) continue;
-      if (frame.has_cover && c.value_stamp() < frame.cover) continue;
-      if (frame.has_floor && !(frame.floor < c.value_stamp())) continue;
+      if (has_here && c.value_stamp() < here) continue;
       g.visible.push_back(&c);
     }
     g.policy = &table.For(kind, g.path);
-    if (!g.visible.empty()) {
-      g.winner = Choose(g.visible, *g.policy, view.fork_point);
-      // A scalar or array written here replaced whatever was below at that time: the newest such
-      // write hides older values below, whichever value the policy shows here.
-      for (const Cell* c : g.visible) {
-        if (IsLeafValue(c->value) && !g.path.empty() &&
-            (!frame.has_floor || frame.floor < c->value_stamp())) {
-          frame.has_floor = true;
-          frame.floor = c->value_stamp();
-        }
+    if (!g.visible.empty()) g.winner = Choose(g.visible, *g.policy, view.fork_point);
+    Frame frame{g.path, has_here, here};
+    for (const Cell& c : g.cells) {
+      if (c.has_below_cover && (!frame.has_below || frame.below < c.below_cover_stamp())) {
+        frame.has_below = true;
+        frame.below = c.below_cover_stamp();
       }
     }
     RECONCILE_RETURN_IF_ERROR(fn(g));
