@@ -1,0 +1,139 @@
+// The store's merge operators (see merge_operators.h for the contract).
+#include "lib/store/merge_operators.h"
+
+#include <optional>
+#include <string_view>
+
+#include <rocksdb/env.h>
+
+#include "lib/store/encoding.h"
+#include "reconcile/codec.h"
+#include "reconcile/record.h"
+
+namespace reconcile::store {
+namespace {
+
+std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+void LogFailure(rocksdb::Logger* logger, const char* what, const rocksdb::Slice& key,
+                const std::string& message) {
+  if (logger == nullptr) return;
+  rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, logger,
+               "reconcile merge failed (%s) for key of %zu bytes: %s", what, key.size(),
+               message.c_str());
+}
+
+}  // namespace
+
+bool RecordJoinOperator::JoinAll(const std::vector<rocksdb::Slice>& parts,
+                                 std::string* out) const {
+  try {
+    RecordState joined;
+    for (const rocksdb::Slice& part : parts) {
+      Result<RecordState> state = DecodeRecord(View(part));
+      if (!state.ok()) return false;
+      joined.Join(std::move(state).value());
+    }
+    if (prune_) joined.Prune();
+    out->clear();
+    EncodeRecordTo(joined, out);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool RecordJoinOperator::FullMergeV2(const MergeOperationInput& merge_in,
+                                     MergeOperationOutput* merge_out) const {
+  try {
+    std::vector<rocksdb::Slice> parts;
+    parts.reserve(merge_in.operand_list.size() + 1);
+    if (merge_in.existing_value != nullptr) parts.push_back(*merge_in.existing_value);
+    parts.insert(parts.end(), merge_in.operand_list.begin(), merge_in.operand_list.end());
+    if (!JoinAll(parts, &merge_out->new_value)) {
+      LogFailure(merge_in.logger, "full merge", merge_in.key, "a value does not decode");
+      return false;
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool RecordJoinOperator::PartialMergeMulti(const rocksdb::Slice& key,
+                                           const std::deque<rocksdb::Slice>& operand_list,
+                                           std::string* new_value,
+                                           rocksdb::Logger* logger) const {
+  try {
+    std::vector<rocksdb::Slice> parts(operand_list.begin(), operand_list.end());
+    if (!JoinAll(parts, new_value)) {
+      LogFailure(logger, "partial merge", key, "an operand does not decode");
+      return false;
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool RecordJoinOperator::PartialMerge(const rocksdb::Slice& key,
+                                      const rocksdb::Slice& left_operand,
+                                      const rocksdb::Slice& right_operand,
+                                      std::string* new_value, rocksdb::Logger* logger) const {
+  try {
+    std::vector<rocksdb::Slice> parts{left_operand, right_operand};
+    if (!JoinAll(parts, new_value)) {
+      LogFailure(logger, "partial merge", key, "an operand does not decode");
+      return false;
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool U64MaxOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
+                           const rocksdb::Slice& value, std::string* new_value,
+                           rocksdb::Logger* logger) const {
+  try {
+    std::optional<uint64_t> v = DecodeU64(View(value));
+    std::optional<uint64_t> e =
+        existing_value == nullptr ? std::optional<uint64_t>(0) : DecodeU64(View(*existing_value));
+    if (!v || !e) {
+      LogFailure(logger, "u64 max", key, "a value is not 8 bytes");
+      return false;
+    }
+    *new_value = EncodeU64(*v > *e ? *v : *e);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool MetaOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
+                         const rocksdb::Slice& value, std::string* new_value,
+                         rocksdb::Logger* logger) const {
+  try {
+    std::string_view k = View(key);
+    bool is_max = k == kMetaForkPoint || k == kMetaGcHorizon;
+    bool is_add = k == kMetaRejected;
+    if (!is_max && !is_add) {
+      LogFailure(logger, "meta", key, "this meta key takes no merge operands");
+      return false;
+    }
+    std::optional<uint64_t> v = DecodeU64(View(value));
+    std::optional<uint64_t> e =
+        existing_value == nullptr ? std::optional<uint64_t>(0) : DecodeU64(View(*existing_value));
+    if (!v || !e) {
+      LogFailure(logger, "meta", key, "a value is not 8 bytes");
+      return false;
+    }
+    uint64_t r = is_max ? (*v > *e ? *v : *e) : *v + *e;
+    *new_value = EncodeU64(r);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace reconcile::store
