@@ -8,7 +8,9 @@
 //   apply             an import job on the primary, through a HubAdapter
 //   retry             read importErrors.log, re-plan against a fresh export, apply (bounded)
 //   verify            export the primary again; its state must equal the merged state on every
-//                     field the plan writes (the "plan projection"), digest against digest
+//                     field the plan writes (the "plan projection"), digest against digest (when
+//                     they differ, what the primary changed since the last export read is merged
+//                     first, 3-way, and the digests compared again; docs/FAILBACK.md)
 // Every step is idempotent and checkpointed in the work store (meta "failback/step/<name>"),
 // written in the same RocksDB batch as the step's last data, so a crash anywhere followed by a
 // rerun with `resume` finishes the same way and with the same digest.
@@ -23,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reconcile/stamp.h"
@@ -72,15 +75,27 @@ struct SimulatedHubOptions {
   // Seeds the hub's generation ids (scopes) and ETags, so two hubs differ. Default: 1.
   uint64_t seed = 1;
   // Called at the start of every import job with the hub itself, before any line is applied:
-  // the drill uses it to make a concurrent change on the primary. Default: none.
+  // the drill uses it to make a concurrent change on the primary. It runs before the job is
+  // recorded as started, so it runs again if the process dies before that, and not again when a
+  // started job is continued: hooks should be idempotent. Default: none.
   std::function<void(class SimulatedHub&)> before_import;
+  // Record a notification (lifecycle and twin change events) for every change. Default: true.
+  bool notifications = true;
+  // The hub's clock for changes made by import jobs (operationTimestamp, $lastUpdated).
+  // Default (empty): the system clock.
+  std::function<Hlc()> clock;
 };
 
 // An in-process IoT hub for drills and tests ONLY: it keeps an identity registry and twins in a
-// folder (so it survives a crash of the orchestrator), gives every device and twin its own ETag,
+// folder (a snapshot plus a journal flushed per change, so it survives a crash of the orchestrator;
+// a job interrupted by a crash continues where it stopped when Import is called again with the
+// same job id, and a finished job id is never run twice), gives every device and twin its own ETag,
 // gives IoT Edge devices scopes with a hub-specific generation id, applies import files with
 // IoT Hub's importMode rules and error codes (404001 not found, 409001 already exists, 412001
-// ETag mismatch), and exports devices.txt as the hub does. It is not Azure IoT Hub.
+// ETag mismatch), and exports devices.txt as the hub does. It is not Azure IoT Hub: see
+// docs/FAILBACK.md for what it models and what it does not.
+// Thread safety: not synchronized; use one thread at a time. One SimulatedHub per folder at a
+// time, in any process (a second Open gets kConflict "hub is locked").
 class SimulatedHub : public HubAdapter {
  public:
   // Opens (or creates) the hub kept in `dir`.
@@ -107,6 +122,20 @@ class SimulatedHub : public HubAdapter {
   Status WriteNotifications(const std::string& path) const;
   // Number of devices and modules.
   uint64_t size() const;
+  // Turns notifications on or off from now on (e.g. off while a drill creates its fleet: a real
+  // hub's Event Hubs route would have aged those events out long before an outage).
+  void SetNotifications(bool on);
+  // One identity as the hub holds it (tests and drills): {"status", "authentication", ...,
+  // "tags", "properties": {"desired", "reported"}, "eTag", "twinETag"}. kNotFound when absent.
+  Result<std::string> GetRecord(const std::string& device_id, const std::string& module_id) const;
+  // Writes the registry snapshot now and empties the journal (also done after every import job
+  // and when the hub is destroyed).
+  Status Flush();
+  // Fills an empty hub from an export (devices.txt), as a disaster-recovery secondary is seeded
+  // from the primary's backup and its devices then reconnect: identities with their keys, tags,
+  // desired AND reported properties (which an import job cannot set), this hub's own ETags and
+  // scopes, no notifications. Returns the records restored; kConflict when the hub is not empty.
+  Result<uint64_t> RestoreFromExport(const std::string& export_path, Hlc at);
 
   class Impl;
 
@@ -143,8 +172,21 @@ struct FailbackOptions {
   uint64_t max_lines_per_file = 0;
   // Retry rounds after the first import. Default: 3.
   int max_retries = 3;
+  // With base_export: the site the backup is ingested as (whole, at base_observed_at), so that
+  // the primary's and the secondary's exports are both read 3-way against it and only what each
+  // changed since the backup becomes its write. Default: "backup".
+  std::string base_site = "backup";
+  // When the backup was taken. 0: fork_point, or, if that is 0 too, primary_observed_at - 1 ms.
+  Hlc base_observed_at = 0;
+  // Application metadata files (ReadMeta lines), each with the site that wrote it. Merged and
+  // reported (conflicts) with the rest; the plan does not write metadata to the hub.
+  std::vector<std::pair<std::string, std::string>> meta_files;  // (site, file)
+  // The clock for observed-at times left 0 and for the fresh exports of retries and verify, in
+  // hlc units. Default (empty): the system clock. Tests pass a fixed clock for repeatable runs.
+  std::function<Hlc()> now;
   // Continue a run that stopped (crash or waiting for an import job). Without it, a work
-  // folder holding an unfinished run is an error (kConflict). Default: false.
+  // folder holding a run, finished or not, is an error (kConflict). With it, a finished run
+  // returns its report again (every step resumed). Default: false.
   bool resume = false;
   // Called when a step starts and ends (for progress output). Default: none.
   std::function<void(const std::string& step, bool done)> on_step;
@@ -167,12 +209,19 @@ struct FailbackReport {
   std::string merged_digest;     // plan projection of the merged state
   std::string primary_digest;    // plan projection of the primary after the import
   bool verified = false;         // the two digests are equal
+  uint64_t differing_records = 0;          // records whose projections differ (when !verified)
+  std::vector<std::string> differing_keys;  // the first few of them (key names, no values)
+  std::string work_dir;          // where the plans, exports, errors logs and rejects are
   std::vector<std::string> notes;  // anything an operator must read (e.g. simulated hub used)
 };
 
 // Runs (or resumes) a failback. kConflict "waiting for the import job" when a directory hub's
 // job has not reported back; verification failure is not an error: see report.verified.
 Result<FailbackReport> RunFailback(const FailbackOptions& options);
+
+// The report for people (a few aligned lines) or machines (one JSON object, one line). Neither
+// holds a key: reports name keys of records, never their secrets.
+std::string FormatFailbackReport(const FailbackReport& report, bool as_json);
 
 }  // namespace reconcile
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tools/mergetool/command.h"
+#include "tools/mergetool/failback_commands.h"
 
 namespace mergetool {
 namespace {
@@ -24,6 +25,8 @@ constexpr Command kCommands[] = {
     {"backup", "back a store up (RocksDB BackupEngine)", SetupBackup},
     {"restore", "restore a store from a backup", SetupRestore},
     {"stats", "print a store's statistics", SetupStats},
+    {"failback", "run (or resume) the whole failback against two hub folders", SetupFailback},
+    {"drill", "a simulated outage and failback, end to end (simulated hubs)", SetupDrill},
 };
 
 constexpr const char* kExitCodes =

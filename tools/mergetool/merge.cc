@@ -21,6 +21,12 @@ Exit RunMerge(const MergeOptions& o) {
   if (auto s = (*store)->MergeFrom(**other); !s.ok()) {
     return Fail(s.WithContext("merging " + o.other + " into " + o.store));
   }
+  // The other store's own site gets a name in this one's reports.
+  const reconcile::MetaPut name{SiteNameMetaKey((*other)->site_id()), (*other)->site_name()};
+  if (auto applied = (*store)->Apply({}, std::span<const reconcile::MetaPut>(&name, 1));
+      !applied.ok()) {
+    return Fail(applied.status().WithContext(o.store));
+  }
   auto stats = (*other)->Stats();
   if (stats.ok()) {
     progress.Add(stats->devices.records + stats->modules.records + stats->meta_records.records);

@@ -1,0 +1,165 @@
+#include "lib/failback/store_source.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "reconcile/materialize.h"
+
+namespace reconcile::failback {
+namespace {
+
+constexpr size_t kChunk = 256;     // records handed over at once
+constexpr size_t kMaxChunks = 16;  // chunks queued at most
+
+Hlc MaxHlc(const RecordState& state) {
+  Hlc max = 0;
+  for (const Cell& c : state.cells()) {
+    if (c.has_value) max = std::max(max, c.value_hlc);
+    if (c.has_cover) max = std::max(max, c.cover_hlc);
+  }
+  return max;
+}
+
+class StoreSource final : public MergedSource {
+ public:
+  explicit StoreSource(const Store& store) : store_(store), table_(store.policy_table()) {
+    view_.policies = &table_;
+    view_.fork_point = store.fork_point();
+    worker_ = std::thread([this] { Produce(); });
+  }
+
+  ~StoreSource() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  Result<bool> Next(MergedRecord* out) override {
+    if (pos_ == current_.size()) {
+      current_.clear();
+      pos_ = 0;
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+      if (queue_.empty()) {
+        if (!status_.ok()) return status_;
+        return false;
+      }
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      cv_.notify_all();
+    }
+    *out = std::move(current_[pos_++]);
+    return true;
+  }
+
+ private:
+  void Produce() {
+    std::vector<MergedRecord> chunk;
+    chunk.reserve(kChunk);
+    auto hand_over = [&]() -> Status {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return queue_.size() < kMaxChunks || cancelled_; });
+      if (cancelled_) return Status::Conflict("cancelled");
+      queue_.push_back(std::move(chunk));
+      chunk = {};
+      chunk.reserve(kChunk);
+      lock.unlock();
+      cv_.notify_all();
+      return Status::Ok();
+    };
+    Status s = store_.Scan(std::nullopt, [&](const Key& key, const RecordState& state) -> Status {
+      Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
+      if (!doc.ok()) return doc.status().WithContext(key.ToString());
+      chunk.push_back(MergedRecord{key, std::move(*doc), MaxHlc(state)});
+      if (chunk.size() == kChunk) return hand_over();
+      return Status::Ok();
+    });
+    if (s.ok() && !chunk.empty()) s = hand_over();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cancelled_) status_ = s;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  const Store& store_;
+  PolicyTable table_;
+  MergeView view_;
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<MergedRecord>> queue_;
+  bool cancelled_ = false;
+  bool done_ = false;
+  Status status_;
+  std::vector<MergedRecord> current_;
+  size_t pos_ = 0;
+};
+
+class KeysSource final : public MergedSource {
+ public:
+  KeysSource(const Store& store, std::shared_ptr<const std::set<Key>> keys)
+      : store_(store), table_(store.policy_table()), keys_(std::move(keys)), it_(keys_->begin()) {
+    view_.policies = &table_;
+    view_.fork_point = store.fork_point();
+  }
+
+  Result<bool> Next(MergedRecord* out) override {
+    for (; it_ != keys_->end(); ++it_) {
+      Result<RecordState> state = store_.GetState(*it_);
+      if (!state.ok()) {
+        if (state.status().IsNotFound()) continue;
+        return state.status();
+      }
+      Result<std::optional<nlohmann::json>> doc = MaterializeJson(it_->kind(), *state, view_);
+      if (!doc.ok()) return doc.status().WithContext(it_->ToString());
+      *out = MergedRecord{*it_, std::move(*doc), MaxHlc(*state)};
+      ++it_;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  const Store& store_;
+  PolicyTable table_;
+  MergeView view_;
+  std::shared_ptr<const std::set<Key>> keys_;
+  std::set<Key>::const_iterator it_;
+};
+
+}  // namespace
+
+std::unique_ptr<MergedSource> MakeStoreSource(const Store& store) {
+  return std::make_unique<StoreSource>(store);
+}
+
+MergedSourceFactory StoreSourceFactory(const Store& store) {
+  const Store* s = &store;
+  return [s]() -> Result<std::unique_ptr<MergedSource>> { return MakeStoreSource(*s); };
+}
+
+}  // namespace reconcile::failback
+
+namespace reconcile::failback {
+
+MergedSourceFactory KeysSourceFactory(const Store& store, std::set<Key> keys) {
+  std::set<Key> all = keys;
+  for (const Key& k : keys) {
+    if (k.kind() == KeyKind::kModule) all.insert(Key::Device(k.device_id()).value());
+  }
+  auto shared = std::make_shared<const std::set<Key>>(std::move(all));
+  const Store* s = &store;
+  return [s, shared]() -> Result<std::unique_ptr<MergedSource>> {
+    return std::unique_ptr<MergedSource>(std::make_unique<KeysSource>(*s, shared));
+  };
+}
+
+}  // namespace reconcile::failback

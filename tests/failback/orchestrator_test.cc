@@ -1,0 +1,142 @@
+// The orchestrator end to end on a small fleet of simulated hubs: verified, conflicts and plan
+// counted, 412001 lines retried; reruns refused without resume, a finished run's report returned
+// with resume.
+#include <nlohmann/json.hpp>
+
+#include "lib/failback/drill.h"
+#include "reconcile/failback.h"
+#include "reconcile/store.h"
+#include "tests/failback/test_util.h"
+
+namespace reconcile {
+namespace {
+
+using failback_test::ReadAll;
+using failback_test::TempDir;
+
+struct Prepared {
+  TempDir dir;
+  failback::DrillOptions drill;
+  Prepared(uint64_t devices, uint64_t seed) {
+    drill.devices = devices;
+    drill.seed = seed;
+    drill.work_dir = dir / "drill";
+    drill.prepare_only = true;
+    auto r = failback::RunDrill(drill);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+  }
+};
+
+TEST(Orchestrator, SmallFleetEndToEndVerified) {
+  Prepared p(200, 5);
+  auto primary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
+  auto secondary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  ASSERT_TRUE(primary.ok() && secondary.ok());
+  FailbackOptions o = failback::DrillFailbackOptions(p.drill.work_dir);
+  o.primary = primary->get();
+  o.secondary = secondary->get();
+  std::vector<std::string> started;
+  o.on_step = [&](const std::string& step, bool done) {
+    if (!done) started.push_back(step);
+  };
+  auto report = RunFailback(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->verified) << report->merged_digest << " vs " << report->primary_digest;
+  EXPECT_EQ(report->merged_digest, report->primary_digest);
+  const std::vector<std::string> steps = {
+      "ingest-primary", "ingest-secondary", "ingest-events", "plan", "apply", "retry", "verify"};
+  EXPECT_EQ(started, steps);
+  ASSERT_EQ(report->steps.size(), steps.size());
+  for (const StepReport& s : report->steps) EXPECT_FALSE(s.resumed);
+  EXPECT_GT(report->plan_lines_by_mode.at("create"), 0u);
+  EXPECT_GT(report->plan_lines_by_mode.at("updateTwinIfMatchETag"), 0u);
+  EXPECT_GT(report->plan_lines_by_mode.at("updateIfMatchETag"), 0u);
+  EXPECT_FALSE(report->conflicts_by_rule.empty());
+  EXPECT_GE(report->retry_rounds, 1);  // the concurrent change made lines fail with 412001
+  EXPECT_GT(report->retried_lines, 0u);
+  EXPECT_EQ(report->rejected_lines, 0u);
+  bool simulated_note = false;
+  for (const std::string& n : report->notes)
+    simulated_note |= n.find("simulated hub") != std::string::npos;
+  EXPECT_TRUE(simulated_note);
+  const std::string text = FormatFailbackReport(*report, false);
+  EXPECT_NE(text.find("VERIFIED"), std::string::npos);
+  auto as_json = nlohmann::json::parse(FormatFailbackReport(*report, true));
+  EXPECT_EQ(as_json["verified"], true);
+
+  // A rerun without resume is refused; with resume it returns the same report, all resumed.
+  auto rerun = RunFailback(o);
+  ASSERT_FALSE(rerun.ok());
+  EXPECT_TRUE(rerun.status().IsConflict());
+  o.resume = true;
+  started.clear();
+  auto resumed = RunFailback(o);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_TRUE(started.empty());
+  for (const StepReport& s : resumed->steps) EXPECT_TRUE(s.resumed) << s.name;
+  EXPECT_EQ(resumed->merged_digest, report->merged_digest);
+  EXPECT_EQ(resumed->plan_lines_by_mode, report->plan_lines_by_mode);
+  EXPECT_EQ(resumed->conflicts_by_rule, report->conflicts_by_rule);
+  EXPECT_TRUE(resumed->verified);
+
+  // Another hub pair for the same work folder is refused.
+  SimulatedHubOptions other;
+  other.name = "someone-else";
+  auto stranger = SimulatedHub::Open(p.dir / "stranger", other);
+  ASSERT_TRUE(stranger.ok());
+  o.primary = stranger->get();
+  EXPECT_TRUE(RunFailback(o).status().IsConflict());
+}
+
+TEST(Orchestrator, WithoutBaseEverySnapshotFieldIsAWriteAndStillConverges) {
+  Prepared p(60, 9);
+  auto primary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
+  auto secondary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  ASSERT_TRUE(primary.ok() && secondary.ok());
+  FailbackOptions o;
+  o.work_dir = p.dir / "work";
+  o.primary = primary->get();
+  o.secondary = secondary->get();
+  o.no_keys = true;
+  o.max_lines_per_file = 7;
+  auto report = RunFailback(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->verified) << FormatFailbackReport(*report, false);
+  // Keys never reach the plan with no_keys.
+  const std::string plan = ReadAll(p.dir / "work/plan/devices-00001.txt");
+  EXPECT_EQ(plan.find("primaryKey"), std::string::npos);
+}
+
+TEST(Orchestrator, BadOptionsAreRefused) {
+  TempDir dir;
+  FailbackOptions o;
+  EXPECT_TRUE(RunFailback(o).status().IsInvalidInput());
+  o.work_dir = dir / "work";
+  EXPECT_TRUE(RunFailback(o).status().IsInvalidInput());
+  auto a = MakeDirectoryHub(dir.path(), "a");
+  auto b = MakeDirectoryHub(dir.path(), "b");
+  o.primary = a.get();
+  o.secondary = b.get();
+  o.secondary_site = "primary";
+  EXPECT_TRUE(RunFailback(o).status().IsInvalidInput());
+  o.secondary_site = "secondary";
+  o.base_export = dir / "missing.txt";
+  EXPECT_TRUE(RunFailback(o).status().IsNotFound());
+  o.base_export.clear();
+  // No export in the primary's folder: the step fails and names the file to put there.
+  auto r = RunFailback(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsNotFound());
+  EXPECT_NE(r.status().message().find("export/devices.txt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reconcile

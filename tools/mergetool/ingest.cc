@@ -1,0 +1,187 @@
+// mergetool ingest STORE --format export|twin|events|meta [--site NAME] [--base FILE]
+//                  [--observed-at ISO8601] [--rejects FILE] [--hub-site HUB=SITE]... FILE...
+#include <iostream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "reconcile/clock.h"
+#include "reconcile/iothub.h"
+#include "reconcile/line_reader.h"
+#include "reconcile/store.h"
+#include "tools/mergetool/command.h"
+#include "tools/mergetool/progress.h"
+#include "tools/mergetool/rejects.h"
+#include "tools/mergetool/store_access.h"
+
+namespace mergetool {
+namespace {
+
+struct IngestOptions {
+  std::string store;
+  std::string format;
+  std::string site;
+  std::string base;
+  std::string observed_at;
+  std::string rejects;
+  std::vector<std::string> hub_sites;
+  std::vector<std::string> files;
+  size_t batch = 1000;
+};
+
+// Collects deltas and applies them to the store in atomic batches. A batch also records the
+// names of the sites it writes for, so reports can name them.
+class BatchWriter {
+ public:
+  BatchWriter(reconcile::Store& store, size_t batch, Progress& progress)
+      : store_(store), batch_(batch), progress_(progress) {}
+
+  reconcile::Status Add(const reconcile::Key& key, reconcile::RecordState delta) {
+    deltas_.push_back({key, std::move(delta)});
+    if (deltas_.size() >= batch_) return Flush();
+    return reconcile::Status::Ok();
+  }
+
+  void NameSite(const std::string& name) {
+    const reconcile::SiteId id = reconcile::SiteId::FromName(name);
+    if (named_.insert(id).second) meta_.push_back({SiteNameMetaKey(id), name});
+  }
+
+  reconcile::Status Flush() {
+    if (deltas_.empty() && meta_.empty()) return reconcile::Status::Ok();
+    auto result = store_.Apply(deltas_, meta_);
+    if (!result.ok()) return result.status();
+    below_horizon_ += result->rejected.size();
+    progress_.Add(deltas_.size());
+    deltas_.clear();
+    meta_.clear();
+    return reconcile::Status::Ok();
+  }
+
+  uint64_t below_horizon() const { return below_horizon_; }
+
+ private:
+  reconcile::Store& store_;
+  size_t batch_;
+  Progress& progress_;
+  std::vector<reconcile::Delta> deltas_;
+  std::vector<reconcile::MetaPut> meta_;
+  std::set<reconcile::SiteId> named_;
+  uint64_t below_horizon_ = 0;
+};
+
+reconcile::Result<std::unique_ptr<reconcile::LineReader>> OpenInput(const std::string& file) {
+  if (file == "-") return reconcile::LineReader::Open("/dev/stdin");
+  return reconcile::LineReader::Open(file);
+}
+
+Exit RunIngest(const IngestOptions& o) {
+  auto opened = OpenExisting(o.store);
+  if (!opened.ok()) return Fail(opened.status());
+  reconcile::Store& store = **opened;
+  const std::string site = o.site.empty() ? store.site_name() : o.site;
+  if (auto s = reconcile::ValidateSiteName(site); !s.ok()) return Fail(s.WithContext("--site"));
+  reconcile::Hlc observed_at = 0;
+  if (!o.observed_at.empty()) {
+    auto hlc = reconcile::ParseIso8601(o.observed_at);
+    if (!hlc.ok()) return Fail(hlc.status().WithContext("--observed-at"));
+    observed_at = *hlc;
+  } else {
+    observed_at = reconcile::HlcClock().Now();
+  }
+  if (!o.base.empty() && o.format != "export") {
+    PrintError("--base goes with --format export");
+    return Exit::kUsage;
+  }
+  std::map<std::string, std::string> hub_sites;
+  for (const std::string& pair : o.hub_sites) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+      PrintError("--hub-site takes HUB=SITE, got '" + pair + "'");
+      return Exit::kUsage;
+    }
+    hub_sites[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+
+  CommandRejects rejects(o.rejects.empty() ? o.store + ".rejects.txt" : o.rejects);
+  Progress progress("ingest");
+  BatchWriter writer(store, o.batch, progress);
+  writer.NameSite(site);
+  for (const auto& [hub, name] : hub_sites) writer.NameSite(name);
+  reconcile::DeltaSink sink = [&](const reconcile::Key& key, reconcile::RecordState delta) {
+    return writer.Add(key, std::move(delta));
+  };
+  uint64_t lines = 0;
+  for (const std::string& file : o.files) {
+    auto input = OpenInput(file);
+    if (!input.ok()) return Fail(input.status().WithContext(file));
+    reconcile::Result<reconcile::ReadStats> stats = reconcile::Status::Internal("no reader");
+    if (o.format == "export") {
+      reconcile::ExportReadOptions options;
+      options.site = site;
+      options.observed_at = observed_at;
+      if (o.base.empty()) {
+        stats = reconcile::ReadExport(**input, options, &rejects, sink);
+      } else {
+        auto base = reconcile::LineReader::Open(o.base);
+        if (!base.ok()) return Fail(base.status().WithContext(o.base));
+        stats = reconcile::ReadExportWithBase(**input, **base, options, &rejects, sink);
+      }
+    } else if (o.format == "twin") {
+      reconcile::TwinReadOptions options;
+      options.site = site;
+      options.observed_at = observed_at;
+      stats = reconcile::ReadTwins(**input, options, &rejects, sink);
+    } else if (o.format == "events") {
+      reconcile::NotificationReadOptions options;
+      options.hub_sites = hub_sites;
+      options.site_override = o.site;
+      stats = reconcile::ReadNotifications(**input, options, &rejects, sink);
+    } else {
+      reconcile::MetaReadOptions options;
+      options.site = site;
+      stats = reconcile::ReadMeta(**input, options, &rejects, sink);
+    }
+    if (!stats.ok()) {
+      // What was applied before the failure stays: every batch is atomic and joins are
+      // idempotent, so running the same ingest again is safe.
+      (void)rejects.Close();
+      return Fail(stats.status().WithContext(file));
+    }
+    lines += stats->lines.lines;
+  }
+  if (auto s = writer.Flush(); !s.ok()) return Fail(s.WithContext(o.store));
+  if (auto s = rejects.Close(); !s.ok()) return Fail(s.WithContext(rejects.path()));
+  if (writer.below_horizon() > 0) {
+    PrintWarning(std::to_string(writer.below_horizon()) +
+                 " records were older than the store's GC horizon and were not applied");
+  }
+  progress.Finish(std::to_string(lines) + " lines, " + std::to_string(rejects.count()) +
+                  " rejected");
+  return rejects.count() > 0 ? Exit::kRejected : Exit::kOk;
+}
+
+}  // namespace
+
+Run SetupIngest(CLI::App& sub) {
+  auto o = std::make_shared<IngestOptions>();
+  sub.add_option("STORE", o->store, "store directory")->required();
+  sub.add_option("--format", o->format, "input format")
+      ->required()
+      ->check(CLI::IsMember({"export", "twin", "events", "meta"}));
+  sub.add_option("--site", o->site,
+                 "the site that wrote the input (default: the store's own site; for events it "
+                 "overrides the hubName mapping)");
+  sub.add_option("--base", o->base,
+                 "export: the backup this site was seeded from; only changes become writes");
+  sub.add_option("--observed-at", o->observed_at,
+                 "export/twin: when the input was taken (ISO-8601; default now)");
+  sub.add_option("--rejects", o->rejects, "rejected lines go here (default STORE.rejects.txt)");
+  sub.add_option("--hub-site", o->hub_sites, "events: map a hubName to a site (HUB=SITE)");
+  sub.add_option("--batch", o->batch, "records per atomic write batch (default 1000)")
+      ->check(CLI::Range(1, 1000000));
+  sub.add_option("FILE", o->files, "input files ('-' reads stdin)")->required();
+  return [o] { return RunIngest(*o); };
+}
+
+}  // namespace mergetool
