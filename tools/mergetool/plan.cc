@@ -94,6 +94,9 @@ Exit RunPlan(const PlanCommandOptions& o) {
   if (!export_sha.ok()) return Fail(export_sha.status());
   options.input_digests.push_back({"primary-export", *export_sha});
 
+  std::error_code made;
+  fs::create_directories(o.out_dir, made);
+  if (made) return Fail(reconcile::Status::IoError(o.out_dir + ": " + made.message()));
   CommandRejects rejects(o.rejects.empty() ? o.out_dir + "/rejects.txt" : o.rejects);
   Progress progress("plan");
   const reconcile::MergedSourceFactory merged = reconcile::failback::StoreSourceFactory(**store);
