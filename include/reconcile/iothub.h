@@ -4,8 +4,8 @@
 // Readers stream their input one line at a time (LineReader) and hand every record they read to a
 // DeltaSink as (Key, RecordState delta) built with operations.h; a line they cannot use becomes a
 // Reject (file, line, reason) and the read goes on. What each format means, field by field, and
-// which fields become the record document, is written in docs/FORMATS-iothub.md; the choices in
-// docs/DECISIONS-iothub.md.
+// which fields become the record document, is written in docs/FORMATS.md; the choices in
+// docs/DECISIONS.md.
 //
 // The record document of a device or module (what is merged; the same for every reader):
 //   {"status", "statusReason", "authentication": {"type", "symmetricKey": {"primaryKey",
@@ -108,7 +108,7 @@ struct TwinReadOptions {
   std::string site;
   // When the twins were read. REQUIRED (tags and fallbacks use it).
   Hlc observed_at = 0;
-  // Default kObservedAt (docs/DECISIONS-iothub.md explains why).
+  // Default kObservedAt (docs/DECISIONS.md explains why).
   TwinTagsStamp tags_stamp = TwinTagsStamp::kObservedAt;
 };
 

@@ -15,7 +15,7 @@
 // no $metadata/$version; properties.reported is never written (records whose reported properties
 // differ are listed in the report). Modules $edgeAgent and $edgeHub are skipped, and so are
 // modules of records that do not exist. deviceScope/parentScopes are rewritten to the primary's
-// scopes (see docs/FORMATS-iothub.md, "Scopes").
+// scopes (see docs/FORMATS.md, "Scopes").
 //
 // Order: edge devices parents first (by nesting depth), then other devices, then modules; then
 // deletes: modules, other devices, edge devices children first. Lines are split into files of at

@@ -312,7 +312,7 @@ TEST(ImportModes, NamesRoundTrip) {
 
 // ---- a simulated hub -------------------------------------------------------------------------
 
-// Applies import lines as docs/FORMATS-iothub.md reads the modes; keeps its own eTags.
+// Applies import lines as docs/FORMATS.md reads the modes; keeps its own eTags.
 class SimHub {
  public:
   explicit SimHub(const std::string& export_text) {
