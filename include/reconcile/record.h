@@ -87,6 +87,14 @@ class RecordState {
 
   // The greatest stamp (value or cover) of each site present, sorted by site.
   std::vector<Stamp> MaxStampPerSite() const;
+  // The greatest hlc of any part of any cell (0 for an empty state).
+  Hlc MaxHlc() const;
+
+  // Which parts DropAtOrBelow removes.
+  enum class Parts { kCovers, kAll };
+  // Removes the covers and below-covers (kCovers), or every part (kAll), whose hlc is at or below
+  // `horizon`, and the cells left empty. Used by tombstone GC once `horizon` is stable.
+  void DropAtOrBelow(Hlc horizon, Parts parts);
 
   // Builds a state from cells in any order; cells at the same (path, site) are joined.
   static RecordState FromCells(std::vector<Cell> cells);

@@ -255,6 +255,35 @@ std::vector<Stamp> RecordState::MaxStampPerSite() const {
   return out;
 }
 
+Hlc RecordState::MaxHlc() const {
+  Hlc max = 0;
+  for (const Cell& c : cells_) {
+    if (c.has_value) max = std::max(max, c.value_hlc);
+    if (c.has_cover) max = std::max(max, c.cover_hlc);
+    if (c.has_below_cover) max = std::max(max, c.below_cover_hlc);
+  }
+  return max;
+}
+
+void RecordState::DropAtOrBelow(Hlc horizon, Parts parts) {
+  for (Cell& c : cells_) {
+    if (parts == Parts::kAll && c.has_value && c.value_hlc <= horizon) {
+      c.has_value = false;
+      c.value_hlc = 0;
+      c.value.clear();
+    }
+    if (c.has_cover && c.cover_hlc <= horizon) {
+      c.has_cover = false;
+      c.cover_hlc = 0;
+    }
+    if (c.has_below_cover && c.below_cover_hlc <= horizon) {
+      c.has_below_cover = false;
+      c.below_cover_hlc = 0;
+    }
+  }
+  std::erase_if(cells_, [](const Cell& c) { return c.empty(); });
+}
+
 Status RecordState::Validate() const {
   for (size_t i = 0; i < cells_.size(); ++i) {
     const Cell& c = cells_[i];

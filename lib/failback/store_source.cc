@@ -15,14 +15,6 @@ namespace {
 constexpr size_t kChunk = 256;     // records handed over at once
 constexpr size_t kMaxChunks = 16;  // chunks queued at most
 
-Hlc MaxHlc(const RecordState& state) {
-  Hlc max = 0;
-  for (const Cell& c : state.cells()) {
-    if (c.has_value) max = std::max(max, c.value_hlc);
-    if (c.has_cover) max = std::max(max, c.cover_hlc);
-  }
-  return max;
-}
 
 class StoreSource final : public MergedSource {
  public:
@@ -78,7 +70,7 @@ class StoreSource final : public MergedSource {
     Status s = store_.Scan(std::nullopt, [&](const Key& key, const RecordState& state) -> Status {
       Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
       if (!doc.ok()) return doc.status().WithContext(key.ToString());
-      chunk.push_back(MergedRecord{key, std::move(*doc), MaxHlc(state)});
+      chunk.push_back(MergedRecord{key, std::move(*doc), state.MaxHlc()});
       if (chunk.size() == kChunk) return hand_over();
       return Status::Ok();
     });
@@ -120,7 +112,7 @@ class KeysSource final : public MergedSource {
       }
       Result<std::optional<nlohmann::json>> doc = MaterializeJson(it_->kind(), *state, view_);
       if (!doc.ok()) return doc.status().WithContext(it_->ToString());
-      *out = MergedRecord{*it_, std::move(*doc), MaxHlc(*state)};
+      *out = MergedRecord{*it_, std::move(*doc), state->MaxHlc()};
       ++it_;
       return true;
     }

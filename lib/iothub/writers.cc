@@ -10,14 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-Hlc MaxHlc(const RecordState& state) {
-  Hlc max = 0;
-  for (const Cell& c : state.cells()) {
-    if (c.has_value) max = std::max(max, c.value_hlc);
-    if (c.has_cover) max = std::max(max, c.cover_hlc);
-  }
-  return max;
-}
 
 class StateMapSource final : public MergedSource {
  public:
@@ -31,7 +23,7 @@ class StateMapSource final : public MergedSource {
     if (!doc.ok()) return doc.status().WithContext(key.ToString());
     out->key = key;
     out->doc = std::move(*doc);
-    out->updated_at = MaxHlc(state);
+    out->updated_at = state.MaxHlc();
     return true;
   }
 

@@ -62,27 +62,11 @@ bool BelowHorizon(const RecordState& state, Hlc horizon) {
   return false;
 }
 
-// `state` without its value and cover parts at or below `horizon`.
+// `state` without its parts at or below `horizon`.
 RecordState WithoutCellsAtOrBelow(const RecordState& state, Hlc horizon) {
-  std::vector<Cell> kept;
-  kept.reserve(state.cells().size());
-  for (Cell c : state.cells()) {
-    if (c.has_value && c.value_hlc <= horizon) {
-      c.has_value = false;
-      c.value_hlc = 0;
-      c.value.clear();
-    }
-    if (c.has_cover && c.cover_hlc <= horizon) {
-      c.has_cover = false;
-      c.cover_hlc = 0;
-    }
-    if (c.has_below_cover && c.below_cover_hlc <= horizon) {
-      c.has_below_cover = false;
-      c.below_cover_hlc = 0;
-    }
-    if (!c.empty()) kept.push_back(std::move(c));
-  }
-  return RecordState::FromCells(std::move(kept));
+  RecordState kept = state;
+  kept.DropAtOrBelow(horizon, RecordState::Parts::kAll);
+  return kept;
 }
 
 // Bounds of the encoded keys of one kind (key grammar of lib/core/key.cc: devices and modules

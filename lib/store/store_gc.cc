@@ -48,20 +48,8 @@ Counts CountCells(const RecordState& state) {
 RecordState Collect(const RecordState& state, Hlc horizon) {
   RecordState pruned = state;
   pruned.Prune();
-  std::vector<Cell> kept;
-  kept.reserve(pruned.cells().size());
-  for (Cell c : pruned.cells()) {
-    if (c.has_cover && c.cover_hlc <= horizon) {
-      c.has_cover = false;
-      c.cover_hlc = 0;
-    }
-    if (c.has_below_cover && c.below_cover_hlc <= horizon) {
-      c.has_below_cover = false;
-      c.below_cover_hlc = 0;
-    }
-    if (!c.empty()) kept.push_back(std::move(c));
-  }
-  return RecordState::FromCells(std::move(kept));
+  pruned.DropAtOrBelow(horizon, RecordState::Parts::kCovers);
+  return pruned;
 }
 
 }  // namespace
