@@ -106,10 +106,20 @@ std::vector<Cell> MergeSorted(std::vector<Cell>& mine, Other&& other_cells) {
 
 }  // namespace
 
-void RecordState::AddValue(const Path& path, const Stamp& stamp, std::string value) {
+namespace {
+
+// A cell at (path, stamp.site) with no parts yet.
+Cell EmptyCell(const Path& path, const Stamp& stamp) {
   Cell cell;
   cell.path = path.joined();
   cell.site = stamp.site;
+  return cell;
+}
+
+}  // namespace
+
+void RecordState::AddValue(const Path& path, const Stamp& stamp, std::string value) {
+  Cell cell = EmptyCell(path, stamp);
   cell.has_value = true;
   cell.value_hlc = stamp.hlc;
   cell.value = std::move(value);
@@ -117,18 +127,14 @@ void RecordState::AddValue(const Path& path, const Stamp& stamp, std::string val
 }
 
 void RecordState::AddCover(const Path& path, const Stamp& stamp) {
-  Cell cell;
-  cell.path = path.joined();
-  cell.site = stamp.site;
+  Cell cell = EmptyCell(path, stamp);
   cell.has_cover = true;
   cell.cover_hlc = stamp.hlc;
   JoinOne(cells_, std::move(cell));
 }
 
 void RecordState::AddBelowCover(const Path& path, const Stamp& stamp) {
-  Cell cell;
-  cell.path = path.joined();
-  cell.site = stamp.site;
+  Cell cell = EmptyCell(path, stamp);
   cell.has_below_cover = true;
   cell.below_cover_hlc = stamp.hlc;
   JoinOne(cells_, std::move(cell));

@@ -92,48 +92,49 @@ bool RecordJoinOperator::PartialMerge(const rocksdb::Slice& key,
   }
 }
 
-bool U64MaxOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
-                           const rocksdb::Slice& value, std::string* new_value,
-                           rocksdb::Logger* logger) const {
+namespace {
+
+// The shared body of the 8-byte merge operators: decodes both sides (a missing existing value is
+// 0), combines them, and reports a value that is not 8 bytes as a failed merge.
+bool MergeU64(const char* what, const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
+              const rocksdb::Slice& value, std::string* new_value, rocksdb::Logger* logger,
+              uint64_t (*combine)(uint64_t, uint64_t)) {
   try {
     std::optional<uint64_t> v = DecodeU64(View(value));
     std::optional<uint64_t> e =
         existing_value == nullptr ? std::optional<uint64_t>(0) : DecodeU64(View(*existing_value));
     if (!v || !e) {
-      LogFailure(logger, "u64 max", key, "a value is not 8 bytes");
+      LogFailure(logger, what, key, "a value is not 8 bytes");
       return false;
     }
-    *new_value = EncodeU64(*v > *e ? *v : *e);
+    *new_value = EncodeU64(combine(*e, *v));
     return true;
   } catch (...) {
     return false;
   }
 }
 
+uint64_t Max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+uint64_t Add(uint64_t a, uint64_t b) { return a + b; }
+
+}  // namespace
+
+bool U64MaxOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
+                           const rocksdb::Slice& value, std::string* new_value,
+                           rocksdb::Logger* logger) const {
+  return MergeU64("u64 max", key, existing_value, value, new_value, logger, Max);
+}
+
 bool MetaOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing_value,
                          const rocksdb::Slice& value, std::string* new_value,
                          rocksdb::Logger* logger) const {
-  try {
-    std::string_view k = View(key);
-    bool is_max = k == kMetaForkPoint || k == kMetaGcHorizon;
-    bool is_add = k == kMetaRejected;
-    if (!is_max && !is_add) {
-      LogFailure(logger, "meta", key, "this meta key takes no merge operands");
-      return false;
-    }
-    std::optional<uint64_t> v = DecodeU64(View(value));
-    std::optional<uint64_t> e =
-        existing_value == nullptr ? std::optional<uint64_t>(0) : DecodeU64(View(*existing_value));
-    if (!v || !e) {
-      LogFailure(logger, "meta", key, "a value is not 8 bytes");
-      return false;
-    }
-    uint64_t r = is_max ? (*v > *e ? *v : *e) : *v + *e;
-    *new_value = EncodeU64(r);
-    return true;
-  } catch (...) {
-    return false;
+  const std::string_view k = View(key);
+  if (k == kMetaForkPoint || k == kMetaGcHorizon) {
+    return MergeU64("meta", key, existing_value, value, new_value, logger, Max);
   }
+  if (k == kMetaRejected) return MergeU64("meta", key, existing_value, value, new_value, logger, Add);
+  LogFailure(logger, "meta", key, "this meta key takes no merge operands");
+  return false;
 }
 
 }  // namespace reconcile::store
