@@ -1,5 +1,5 @@
-// The drill at a small size passes its own verdict, in-process and through the CLI files (run by
-// a test driver standing in for mergetool); no key material reaches stdout, stderr or a report.
+// The drill at a small size passes its own verdict, in-process and through the mergetool binary;
+// no key material reaches stdout, stderr or a report.
 #include <sys/wait.h>
 
 #include <filesystem>
