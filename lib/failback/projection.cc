@@ -13,17 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-const json* Member(const json& obj, std::string_view name) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-bool IsSystemModule(const Key& key) {
-  return key.kind() == KeyKind::kModule &&
-         (key.module_id() == "$edgeAgent" || key.module_id() == "$edgeHub");
-}
-
 // A scope names a device; hub-specific generation ids are dropped.
 json NormalizeScope(const json& scope) {
   if (!scope.is_string()) return scope;
@@ -34,40 +23,40 @@ json NormalizeScope(const json& scope) {
 }  // namespace
 
 std::optional<std::string> ProjectRecord(const Key& key, const json& doc, bool no_keys) {
-  if (key.kind() == KeyKind::kMeta || IsSystemModule(key)) return std::nullopt;
+  if (key.kind() == KeyKind::kMeta || iothub::IsSystemModule(key)) return std::nullopt;
   const bool is_module = key.kind() == KeyKind::kModule;
   json p = json::object();
   p["id"] = key.device_id();
   if (is_module) p["moduleId"] = key.module_id();
-  const json* status = Member(doc, "status");
+  const json* status = iothub::PresentMember(doc, "status");
   p["status"] = status ? *status : json("enabled");
-  if (const json* r = Member(doc, "statusReason");
+  if (const json* r = iothub::PresentMember(doc, "statusReason");
       r && r->is_string() && !r->get<std::string>().empty()) {
     p["statusReason"] = *r;
   }
-  if (const json* auth = Member(doc, "authentication")) {
+  if (const json* auth = iothub::PresentMember(doc, "authentication")) {
     json a = *auth;
     if (no_keys && a.is_object()) a.erase("symmetricKey");
     p["authentication"] = std::move(a);
   }
   if (!is_module) {
-    const json* caps = Member(doc, "capabilities");
-    const json* edge = caps ? Member(*caps, "iotEdge") : nullptr;
+    const json* caps = iothub::PresentMember(doc, "capabilities");
+    const json* edge = caps ? iothub::PresentMember(*caps, "iotEdge") : nullptr;
     p["capabilities"] = {{"iotEdge", edge != nullptr && edge->is_boolean() && edge->get<bool>()}};
-    if (const json* s = Member(doc, "deviceScope");
+    if (const json* s = iothub::PresentMember(doc, "deviceScope");
         s && !(s->is_string() && s->get<std::string>().empty())) {
       p["deviceScope"] = NormalizeScope(*s);
     }
-    if (const json* ps = Member(doc, "parentScopes"); ps && ps->is_array() && !ps->empty()) {
+    if (const json* ps = iothub::PresentMember(doc, "parentScopes"); ps && ps->is_array() && !ps->empty()) {
       json out = json::array();
       for (const json& s : *ps) out.push_back(NormalizeScope(s));
       p["parentScopes"] = std::move(out);
     }
   }
-  const json* tags = Member(doc, "tags");
+  const json* tags = iothub::PresentMember(doc, "tags");
   p["tags"] = tags ? *tags : json::object();
-  const json* props = Member(doc, "properties");
-  const json* desired = props ? Member(*props, "desired") : nullptr;
+  const json* props = iothub::PresentMember(doc, "properties");
+  const json* desired = props ? iothub::PresentMember(*props, "desired") : nullptr;
   p["desired"] = desired ? *desired : json::object();
   return CanonicalJson(p);
 }

@@ -57,12 +57,6 @@ constexpr int64_t kAlreadyExists = 409001;
 constexpr int64_t kPreconditionFailed = 412001;
 constexpr uint64_t kSnapshotEveryTx = 200000;  // journal lines before an automatic snapshot
 
-const json* Member(const json& obj, std::string_view name) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
 std::string Quote(std::string_view text) { return json(std::string(text)).dump(); }
 
 // "{...}" with `extra` members ("\"a\":1,...") added at the end.
@@ -266,9 +260,9 @@ std::string SimulatedHub::Impl::EntryLine(const Key& key, const Entry& e) const 
 }
 
 Status SimulatedHub::Impl::LoadEntry(const json& obj) {
-  const json* id = Member(obj, "id");
+  const json* id = iothub::PresentMember(obj, "id");
   if (id == nullptr || !id->is_string()) return Status::Corruption("hub entry without id");
-  const json* mid = Member(obj, "moduleId");
+  const json* mid = iothub::PresentMember(obj, "moduleId");
   Result<Key> key = mid != nullptr ? Key::Module(id->get<std::string>(), mid->get<std::string>())
                                    : Key::Device(id->get<std::string>());
   if (!key.ok()) return Status::Corruption("hub entry: " + key.status().message());
@@ -316,21 +310,21 @@ Status SimulatedHub::Impl::Open() {
       if (header) {
         header = false;
         if (obj.value("format", 0) != 1) return Status::Unsupported("hub snapshot format");
-        if (const json* n = Member(obj, "name"); n && n->get<std::string>() != options_.name) {
+        if (const json* n = iothub::PresentMember(obj, "name"); n && n->get<std::string>() != options_.name) {
           return Status::Conflict("the hub in '" + dir_ + "' is named '" + n->get<std::string>() +
                                   "', not '" + options_.name + "'");
         }
         counter_ = obj.value("counter", uint64_t{0});
         last_at_ = obj.value("lastAt", Hlc{0});
         seq_ = snapshot_seq_ = obj.value("seq", uint64_t{0});
-        if (const json* jobs = Member(obj, "jobs")) {
+        if (const json* jobs = iothub::PresentMember(obj, "jobs")) {
           for (auto it = jobs->begin(); it != jobs->end(); ++it) {
             Job job;
             job.done = it->value("done", false);
             job.pos = it->value("pos", uint64_t{0});
             job.lines = it->value("lines", uint64_t{0});
             job.failed = it->value("failed", uint64_t{0});
-            if (const json* errs = Member(*it, "errors")) {
+            if (const json* errs = iothub::PresentMember(*it, "errors")) {
               for (const json& e : *errs) job.errors.push_back(e.get<std::string>());
             }
             jobs_[it.key()] = std::move(job);
@@ -367,10 +361,10 @@ Status SimulatedHub::Impl::Open() {
 Status SimulatedHub::Impl::Replay(const json& tx) {
   counter_ = std::max(counter_, tx.value("c", uint64_t{0}));
   last_at_ = std::max(last_at_, tx.value("t", Hlc{0}));
-  if (const json* puts = Member(tx, "put")) {
+  if (const json* puts = iothub::PresentMember(tx, "put")) {
     for (const json& e : *puts) RECONCILE_RETURN_IF_ERROR(LoadEntry(e));
   }
-  if (const json* dels = Member(tx, "del")) {
+  if (const json* dels = iothub::PresentMember(tx, "del")) {
     for (const json& d : *dels) {
       Result<Key> key = d.size() > 1 && !d[1].get<std::string>().empty()
                             ? Key::Module(d[0].get<std::string>(), d[1].get<std::string>())
@@ -379,17 +373,17 @@ Status SimulatedHub::Impl::Replay(const json& tx) {
       registry_.erase(*key);
     }
   }
-  if (const json* evs = Member(tx, "ev")) {
+  if (const json* evs = iothub::PresentMember(tx, "ev")) {
     for (const json& e : *evs) pending_events_.push_back(CanonicalJson(e));
   }
-  if (const json* job = Member(tx, "job")) {
+  if (const json* job = iothub::PresentMember(tx, "job")) {
     Job& j = jobs_[job->at("id").get<std::string>()];
-    if (const json* pos = Member(*job, "pos")) j.pos = std::max(j.pos, pos->get<uint64_t>());
-    if (const json* err = Member(*job, "err")) {
+    if (const json* pos = iothub::PresentMember(*job, "pos")) j.pos = std::max(j.pos, pos->get<uint64_t>());
+    if (const json* err = iothub::PresentMember(*job, "err")) {
       j.errors.push_back(err->get<std::string>());
       ++j.failed;
     }
-    if (Member(*job, "done")) {
+    if (iothub::PresentMember(*job, "done")) {
       j.done = true;
       j.lines = job->value("lines", j.pos);
     }
@@ -491,22 +485,22 @@ json SimulatedHub::Impl::MakeIdentity(const Key& key, const json& doc, bool auth
                                       const json* current, uint64_t* generation) {
   const bool is_module = key.kind() == KeyKind::kModule;
   json id = json::object();
-  const json* status = Member(doc, "status");
+  const json* status = iothub::PresentMember(doc, "status");
   id["status"] = status ? *status : json("enabled");
-  if (const json* r = Member(doc, "statusReason")) id["statusReason"] = *r;
+  if (const json* r = iothub::PresentMember(doc, "statusReason")) id["statusReason"] = *r;
 
   // Authentication: unknown keeps the current one; sas without keys keeps the current keys, or
   // gets new ones from the hub.
-  const json* cur_auth = current ? Member(*current, "authentication") : nullptr;
+  const json* cur_auth = current ? iothub::PresentMember(*current, "authentication") : nullptr;
   json auth = json::object();
-  if (auth_unknown || Member(doc, "authentication") == nullptr) {
+  if (auth_unknown || iothub::PresentMember(doc, "authentication") == nullptr) {
     auth = cur_auth ? *cur_auth : json{{"type", "sas"}};
   } else {
-    auth = *Member(doc, "authentication");
+    auth = *iothub::PresentMember(doc, "authentication");
     if (!auth.contains("type")) auth["type"] = "sas";
   }
   if (auth["type"] == "sas" && !auth.contains("symmetricKey")) {
-    const json* cur_keys = cur_auth ? Member(*cur_auth, "symmetricKey") : nullptr;
+    const json* cur_keys = cur_auth ? iothub::PresentMember(*cur_auth, "symmetricKey") : nullptr;
     if (cur_keys != nullptr) {
       auth["symmetricKey"] = *cur_keys;
     } else {
@@ -516,8 +510,8 @@ json SimulatedHub::Impl::MakeIdentity(const Key& key, const json& doc, bool auth
   id["authentication"] = std::move(auth);
 
   if (!is_module) {
-    const json* caps = Member(doc, "capabilities");
-    const json* cur_caps = current ? Member(*current, "capabilities") : nullptr;
+    const json* caps = iothub::PresentMember(doc, "capabilities");
+    const json* cur_caps = current ? iothub::PresentMember(*current, "capabilities") : nullptr;
     json c = caps ? *caps : cur_caps ? *cur_caps : json::object();
     if (!c.contains("iotEdge")) c["iotEdge"] = false;
     const bool edge = c["iotEdge"].get<bool>();
@@ -527,9 +521,9 @@ json SimulatedHub::Impl::MakeIdentity(const Key& key, const json& doc, bool auth
       id["deviceScope"] = ScopeOf(key.device_id(), *generation);
     } else {
       *generation = 0;
-      if (const json* s = Member(doc, "deviceScope")) id["deviceScope"] = TranslateScope(*s);
+      if (const json* s = iothub::PresentMember(doc, "deviceScope")) id["deviceScope"] = TranslateScope(*s);
     }
-    if (const json* ps = Member(doc, "parentScopes"); ps && ps->is_array() && !ps->empty()) {
+    if (const json* ps = iothub::PresentMember(doc, "parentScopes"); ps && ps->is_array() && !ps->empty()) {
       json out = json::array();
       for (const json& s : *ps) out.push_back(TranslateScope(s));
       id["parentScopes"] = std::move(out);
@@ -635,11 +629,11 @@ std::optional<HubError> SimulatedHub::Impl::Create(const Key& key, const iothub:
   json identity = MakeIdentity(key, dev.doc, dev.auth_unknown, nullptr, &gen);
   e.identity = CanonicalJson(identity);
   e.generation = gen;
-  if (const json* tags = Member(dev.doc, "tags")) e.tags = CanonicalJson(*tags);
-  if (const json* props = Member(dev.doc, "properties")) {
-    if (const json* d = Member(*props, "desired")) e.desired = CanonicalJson(*d);
+  if (const json* tags = iothub::PresentMember(dev.doc, "tags")) e.tags = CanonicalJson(*tags);
+  if (const json* props = iothub::PresentMember(dev.doc, "properties")) {
+    if (const json* d = iothub::PresentMember(*props, "desired")) e.desired = CanonicalJson(*d);
     if (with_reported) {
-      if (const json* r = Member(*props, "reported")) e.reported = CanonicalJson(*r);
+      if (const json* r = iothub::PresentMember(*props, "reported")) e.reported = CanonicalJson(*r);
     }
   }
   e.etag = NewETag();
@@ -671,7 +665,7 @@ std::optional<HubError> SimulatedHub::Impl::ReplaceTwin(const Key& key, const js
   Entry e = registry_.at(key);
   bool changed = false;
   json body = json::object();
-  if (const json* tags = Member(line, "tags")) {
+  if (const json* tags = iothub::PresentMember(line, "tags")) {
     std::string t = CanonicalJson(iothub::StripNulls(*tags));
     if (t != e.tags) {
       e.tags = t;
@@ -679,8 +673,8 @@ std::optional<HubError> SimulatedHub::Impl::ReplaceTwin(const Key& key, const js
     }
     body["tags"] = json::parse(e.tags);
   }
-  const json* props = Member(line, "properties");
-  if (const json* d = props ? Member(*props, "desired") : nullptr) {
+  const json* props = iothub::PresentMember(line, "properties");
+  if (const json* d = props ? iothub::PresentMember(*props, "desired") : nullptr) {
     std::string s = CanonicalJson(iothub::StripNulls(iothub::StripSectionMeta(*d)));
     if (s != e.desired) {
       e.desired = s;
@@ -720,9 +714,9 @@ void SimulatedHub::Impl::Delete(const Key& key, Hlc at, Tx& tx) {
 std::optional<HubError> SimulatedHub::Impl::ApplyImportLine(const json& line, Hlc at, Tx& tx,
                                                             std::string* device_id,
                                                             std::string* module_id) {
-  if (const json* id = Member(line, "id"); id && id->is_string())
+  if (const json* id = iothub::PresentMember(line, "id"); id && id->is_string())
     *device_id = id->get<std::string>();
-  if (const json* mid = Member(line, "moduleId"); mid && mid->is_string()) {
+  if (const json* mid = iothub::PresentMember(line, "moduleId"); mid && mid->is_string()) {
     *module_id = mid->get<std::string>();
   }
   iothub::ExportDevice dev;
@@ -733,7 +727,7 @@ std::optional<HubError> SimulatedHub::Impl::ApplyImportLine(const json& line, Hl
   }
   const Key& key = *dev.key;
   ImportMode mode = ImportMode::kCreateOrUpdate;
-  if (const json* m = Member(line, "importMode"))
+  if (const json* m = iothub::PresentMember(line, "importMode"))
     mode = ParseImportMode(m->get<std::string>()).value();
   auto it = registry_.find(key);
   const bool exists = it != registry_.end();
@@ -935,13 +929,13 @@ Status SimulatedHub::Impl::UpdateDevice(const std::string& device_id, const std:
   }
   json twin_patch = json::object();
   json new_tags = tags, new_desired = desired, new_reported = reported;
-  if (const json* t = Member(patch, "tags")) {
+  if (const json* t = iothub::PresentMember(patch, "tags")) {
     new_tags.merge_patch(*t);
     twin_patch["tags"] = *t;
   }
-  if (const json* props = Member(patch, "properties")) {
-    if (const json* d = Member(*props, "desired")) new_desired.merge_patch(*d);
-    if (const json* r = Member(*props, "reported")) new_reported.merge_patch(*r);
+  if (const json* props = iothub::PresentMember(patch, "properties")) {
+    if (const json* d = iothub::PresentMember(*props, "desired")) new_desired.merge_patch(*d);
+    if (const json* r = iothub::PresentMember(*props, "reported")) new_reported.merge_patch(*r);
   }
   doc["id"] = device_id;
   if (!module_id.empty()) doc["moduleId"] = module_id;
@@ -967,7 +961,7 @@ Status SimulatedHub::Impl::UpdateDevice(const std::string& device_id, const std:
     twin_changed = true;
   }
   json props_body = json::object();
-  const json* pprops = Member(patch, "properties");
+  const json* pprops = iothub::PresentMember(patch, "properties");
   if (CanonicalJson(new_desired) != e.desired) {
     e.desired = CanonicalJson(new_desired);
     e.desired_at = at;
@@ -1059,8 +1053,8 @@ Result<uint64_t> SimulatedHub::Impl::RestoreFromExport(const std::string& path, 
   }
   // Edge devices first, so every scope naming a parent is rewritten to this hub's scope of it.
   auto is_edge = [](const iothub::ExportDevice& d) {
-    const json* caps = Member(d.doc, "capabilities");
-    const json* edge = caps ? Member(*caps, "iotEdge") : nullptr;
+    const json* caps = iothub::PresentMember(d.doc, "capabilities");
+    const json* edge = caps ? iothub::PresentMember(*caps, "iotEdge") : nullptr;
     return edge != nullptr && edge->is_boolean() && edge->get<bool>();
   };
   Tx tx;  // not journaled: the snapshot below is the only write
@@ -1071,10 +1065,10 @@ Result<uint64_t> SimulatedHub::Impl::RestoreFromExport(const std::string& path, 
       uint64_t gen = 0;
       e.identity = CanonicalJson(MakeIdentity(*dev.key, dev.doc, dev.auth_unknown, nullptr, &gen));
       e.generation = gen;
-      if (const json* tags = Member(dev.doc, "tags")) e.tags = CanonicalJson(*tags);
-      if (const json* props = Member(dev.doc, "properties")) {
-        if (const json* d = Member(*props, "desired")) e.desired = CanonicalJson(*d);
-        if (const json* r = Member(*props, "reported")) e.reported = CanonicalJson(*r);
+      if (const json* tags = iothub::PresentMember(dev.doc, "tags")) e.tags = CanonicalJson(*tags);
+      if (const json* props = iothub::PresentMember(dev.doc, "properties")) {
+        if (const json* d = iothub::PresentMember(*props, "desired")) e.desired = CanonicalJson(*d);
+        if (const json* r = iothub::PresentMember(*props, "reported")) e.reported = CanonicalJson(*r);
       }
       e.etag = NewETag();
       e.twin_etag = NewTwinETag();

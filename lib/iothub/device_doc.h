@@ -19,6 +19,21 @@
 
 namespace reconcile::iothub {
 
+// The member `name` of `obj` when `obj` is an object and the member is present and not null;
+// nullptr otherwise.
+inline const nlohmann::json* PresentMember(const nlohmann::json& obj, std::string_view name) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(name);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+// The IoT Edge system modules ($edgeAgent, $edgeHub): the hub manages them, plans skip them.
+inline bool IsSystemModule(const Key& key) {
+  return key.kind() == KeyKind::kModule &&
+         (key.module_id() == "$edgeAgent" || key.module_id() == "$edgeHub");
+}
+
+
 using nlohmann::json;
 
 // IoT Hub limits (canonical JSON bytes for sections).

@@ -9,16 +9,10 @@ namespace {
 using iothub::Invalid;
 using iothub::json;
 
-const json* Member(const json& obj, std::string_view name) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
 // The first of two alternative member names.
 const json* Either(const json& obj, std::string_view a, std::string_view b) {
-  const json* v = Member(obj, a);
-  return v != nullptr ? v : Member(obj, b);
+  const json* v = iothub::PresentMember(obj, a);
+  return v != nullptr ? v : iothub::PresentMember(obj, b);
 }
 
 std::optional<Invalid> Missing(std::string_view field) {
@@ -28,31 +22,31 @@ std::optional<Invalid> Missing(std::string_view field) {
 // The record document a create notification's body (a twin) describes.
 std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
   *doc = json::object();
-  if (const json* status = Member(body, "status")) {
+  if (const json* status = iothub::PresentMember(body, "status")) {
     if (!status->is_string()) return Invalid{RejectReason::kWrongType, "'status' must be a string"};
     std::optional<std::string> s = iothub::NormalizeStatus(status->get_ref<const std::string&>());
     if (!s) return Invalid{RejectReason::kInvalidEnum, "'status' must be enabled or disabled"};
     (*doc)["status"] = *s;
   }
-  if (const json* reason = Member(body, "statusReason")) {
+  if (const json* reason = iothub::PresentMember(body, "statusReason")) {
     if (auto bad = iothub::CheckStatusReason(*reason)) return bad;
     if (!reason->get_ref<const std::string&>().empty()) (*doc)["statusReason"] = *reason;
   }
   // A twin names the authentication type and thumbprints, never keys.
   json auth_in = json::object();
-  if (const json* type = Member(body, "authenticationType")) auth_in["type"] = *type;
-  if (const json* thumbs = Member(body, "x509Thumbprint")) auth_in["x509Thumbprint"] = *thumbs;
+  if (const json* type = iothub::PresentMember(body, "authenticationType")) auth_in["type"] = *type;
+  if (const json* thumbs = iothub::PresentMember(body, "x509Thumbprint")) auth_in["x509Thumbprint"] = *thumbs;
   if (!auth_in.empty()) {
     json auth;
     if (auto bad = iothub::NormalizeAuthentication(auth_in, &auth)) return bad;
     (*doc)["authentication"] = std::move(auth);
   }
   if (!is_module) {
-    if (const json* caps = Member(body, "capabilities")) {
+    if (const json* caps = iothub::PresentMember(body, "capabilities")) {
       if (!caps->is_object())
         return Invalid{RejectReason::kWrongType, "'capabilities' must be an object"};
       json kept = json::object();
-      if (const json* edge = Member(*caps, "iotEdge")) {
+      if (const json* edge = iothub::PresentMember(*caps, "iotEdge")) {
         if (!edge->is_boolean()) {
           return Invalid{RejectReason::kWrongType, "'capabilities.iotEdge' must be a boolean"};
         }
@@ -60,7 +54,7 @@ std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
       }
       (*doc)["capabilities"] = std::move(kept);
     }
-    if (const json* scope = Member(body, "deviceScope")) {
+    if (const json* scope = iothub::PresentMember(body, "deviceScope")) {
       if (!scope->is_string())
         return Invalid{RejectReason::kWrongType, "'deviceScope' must be a string"};
       const std::string& text = scope->get_ref<const std::string&>();
@@ -69,7 +63,7 @@ std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
         (*doc)["deviceScope"] = text;
       }
     }
-    if (const json* parents = Member(body, "parentScopes")) {
+    if (const json* parents = iothub::PresentMember(body, "parentScopes")) {
       if (!parents->is_array()) {
         return Invalid{RejectReason::kWrongType, "'parentScopes' must be an array of strings"};
       }
@@ -83,15 +77,15 @@ std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
       if (!parents->empty()) (*doc)["parentScopes"] = *parents;
     }
   }
-  if (const json* tags = Member(body, "tags")) {
+  if (const json* tags = iothub::PresentMember(body, "tags")) {
     if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
     (*doc)["tags"] = iothub::StripNulls(*tags);
   }
-  if (const json* props = Member(body, "properties")) {
+  if (const json* props = iothub::PresentMember(body, "properties")) {
     if (!props->is_object())
       return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
     for (const char* name : {"desired", "reported"}) {
-      const json* section = Member(*props, name);
+      const json* section = iothub::PresentMember(*props, name);
       if (section == nullptr) continue;
       const std::string field = std::string("properties.") + name;
       if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes))
@@ -104,25 +98,25 @@ std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
 
 // updateTwin: a patch of the sections present.
 std::optional<Invalid> UpdateTwinDelta(const json& body, const Stamp& stamp, RecordState* out) {
-  if (const json* tags = Member(body, "tags")) {
+  if (const json* tags = iothub::PresentMember(body, "tags")) {
     if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
     Result<RecordState> patch = PatchDelta(json{{"tags", *tags}}, stamp, PathRules::kTwin);
     if (!patch.ok()) return Invalid{RejectReason::kInvalidTwinKey, patch.status().message()};
     out->Join(std::move(*patch));
   }
-  if (const json* props = Member(body, "properties")) {
+  if (const json* props = iothub::PresentMember(body, "properties")) {
     if (!props->is_object())
       return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
     for (const char* name : {"desired", "reported"}) {
-      const json* section = Member(*props, name);
+      const json* section = iothub::PresentMember(*props, name);
       if (section == nullptr) continue;
       const std::string field = std::string("properties.") + name;
       if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes))
         return bad;
-      const json* meta = Member(*section, "$metadata");
+      const json* meta = iothub::PresentMember(*section, "$metadata");
       Hlc top = stamp.hlc;
       if (meta != nullptr) {
-        if (const json* lu = Member(*meta, "$lastUpdated")) {
+        if (const json* lu = iothub::PresentMember(*meta, "$lastUpdated")) {
           if (auto bad = iothub::ParseTimestamp(*lu, field + ".$metadata.$lastUpdated", &top)) {
             return bad;
           }
@@ -141,17 +135,17 @@ std::optional<Invalid> UpdateTwinDelta(const json& body, const Stamp& stamp, Rec
 
 // replaceTwin: the tags and desired sections present are set whole.
 std::optional<Invalid> ReplaceTwinDelta(const json& body, const Stamp& stamp, RecordState* out) {
-  if (const json* tags = Member(body, "tags")) {
+  if (const json* tags = iothub::PresentMember(body, "tags")) {
     if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
     Result<RecordState> set =
         SetDelta(Path().Child("tags"), iothub::StripNulls(*tags), stamp, PathRules::kTwin);
     if (!set.ok()) return Invalid{RejectReason::kInvalidTwinKey, set.status().message()};
     out->Join(std::move(*set));
   }
-  if (const json* props = Member(body, "properties")) {
+  if (const json* props = iothub::PresentMember(body, "properties")) {
     if (!props->is_object())
       return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
-    if (const json* desired = Member(*props, "desired")) {
+    if (const json* desired = iothub::PresentMember(*props, "desired")) {
       if (auto bad = iothub::ValidateSection(*desired, "properties.desired",
                                              iothub::kMaxPropertiesBytes)) {
         return bad;
@@ -182,7 +176,7 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
   const json* sys = Either(msg, "systemProperties", "annotations");
   if (sys == nullptr) sys = &kEmpty;
 
-  const json* op = Member(*props, "opType");
+  const json* op = iothub::PresentMember(*props, "opType");
   if (op == nullptr) return Missing("opType");
   if (!op->is_string()) return Invalid{RejectReason::kWrongType, "'opType' must be a string"};
   const std::string& op_type = op->get_ref<const std::string&>();
@@ -190,7 +184,7 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
   // Site.
   std::string site_name = options.site_override;
   if (site_name.empty()) {
-    const json* hub = Member(*props, "hubName");
+    const json* hub = iothub::PresentMember(*props, "hubName");
     if (hub == nullptr || !hub->is_string()) return Missing("hubName");
     const std::string& name = hub->get_ref<const std::string&>();
     auto it = options.hub_sites.find(name);
@@ -206,7 +200,7 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
 
   // Stamp.
   Hlc hlc = 0;
-  if (const json* ts = Member(*props, "operationTimestamp")) {
+  if (const json* ts = iothub::PresentMember(*props, "operationTimestamp")) {
     if (auto bad = iothub::ParseTimestamp(*ts, "operationTimestamp", &hlc)) return bad;
   } else if (const json* enq = Either(*sys, "iothub-enqueuedtime", "x-opt-enqueued-time")) {
     if (auto bad = iothub::ParseTimestamp(*enq, "iothub-enqueuedtime", &hlc)) return bad;
@@ -216,10 +210,10 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
   const Stamp stamp{hlc, SiteId::FromName(site_name)};
 
   // Key.
-  const json* device_id = Member(*props, "deviceId");
-  if (device_id == nullptr) device_id = Member(*sys, "iothub-connection-device-id");
-  const json* module_id = Member(*props, "moduleId");
-  if (module_id == nullptr) module_id = Member(*sys, "iothub-connection-module-id");
+  const json* device_id = iothub::PresentMember(*props, "deviceId");
+  if (device_id == nullptr) device_id = iothub::PresentMember(*sys, "iothub-connection-device-id");
+  const json* module_id = iothub::PresentMember(*props, "moduleId");
+  if (module_id == nullptr) module_id = iothub::PresentMember(*sys, "iothub-connection-module-id");
   const bool module_op = op_type == "createModuleIdentity" || op_type == "deleteModuleIdentity";
   if (module_op && (module_id == nullptr ||
                     (module_id->is_string() && module_id->get_ref<const std::string&>().empty()))) {

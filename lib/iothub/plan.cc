@@ -15,6 +15,7 @@
 
 #include "lib/core/hash.h"
 #include "lib/iothub/plan_internal.h"
+#include "lib/iothub/device_doc.h"
 #include "reconcile/operations.h"
 
 namespace reconcile {
@@ -309,26 +310,15 @@ Result<PlanSummary> PlanWriter::Finish(
 
 namespace {
 
-const json* Member(const json& obj, std::string_view name) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-bool IsSystemModule(const Key& key) {
-  return key.kind() == KeyKind::kModule &&
-         (key.module_id() == "$edgeAgent" || key.module_id() == "$edgeHub");
-}
-
 bool IsEdge(const json& doc) {
-  const json* caps = Member(doc, "capabilities");
-  const json* edge = caps ? Member(*caps, "iotEdge") : nullptr;
+  const json* caps = iothub::PresentMember(doc, "capabilities");
+  const json* edge = caps ? iothub::PresentMember(*caps, "iotEdge") : nullptr;
   return edge != nullptr && edge->is_boolean() && edge->get<bool>();
 }
 
 // The parent device id named by the first parent scope, or "".
 std::string ParentOf(const json& doc) {
-  const json* parents = Member(doc, "parentScopes");
+  const json* parents = iothub::PresentMember(doc, "parentScopes");
   if (parents == nullptr || !parents->is_array() || parents->empty() ||
       !(*parents)[0].is_string()) {
     return "";
@@ -355,25 +345,25 @@ PlanView ViewOf(const json& doc, bool is_module, bool no_keys) {
   PlanView v;
   json id = json::object();
   if (!is_module) {
-    const json* status = Member(doc, "status");
+    const json* status = iothub::PresentMember(doc, "status");
     id["status"] = status ? *status : json("enabled");
-    if (const json* r = Member(doc, "statusReason");
+    if (const json* r = iothub::PresentMember(doc, "statusReason");
         r && r->is_string() && !r->get<std::string>().empty()) {
       id["statusReason"] = *r;
     }
     id["capabilities"] = {{"iotEdge", IsEdge(doc)}};
-    if (const json* s = Member(doc, "deviceScope")) id["deviceScope"] = *s;
-    if (const json* p = Member(doc, "parentScopes"); p && !p->empty()) id["parentScopes"] = *p;
+    if (const json* s = iothub::PresentMember(doc, "deviceScope")) id["deviceScope"] = *s;
+    if (const json* p = iothub::PresentMember(doc, "parentScopes"); p && !p->empty()) id["parentScopes"] = *p;
   }
   v.identity_no_auth = id;
-  if (const json* auth = Member(doc, "authentication")) {
+  if (const json* auth = iothub::PresentMember(doc, "authentication")) {
     id["authentication"] = no_keys ? AuthWithoutKeys(*auth) : *auth;
   }
   v.identity = std::move(id);
-  const json* tags = Member(doc, "tags");
-  const json* props = Member(doc, "properties");
-  const json* desired = props ? Member(*props, "desired") : nullptr;
-  const json* reported = props ? Member(*props, "reported") : nullptr;
+  const json* tags = iothub::PresentMember(doc, "tags");
+  const json* props = iothub::PresentMember(doc, "properties");
+  const json* desired = props ? iothub::PresentMember(*props, "desired") : nullptr;
+  const json* reported = props ? iothub::PresentMember(*props, "reported") : nullptr;
   v.twin = {{"tags", tags ? *tags : json::object()},
             {"desired", desired ? *desired : json::object()}};
   v.reported = reported ? *reported : json::object();
@@ -444,7 +434,7 @@ struct Planner::Impl {
                            e.parent = ParentOf(dev.doc);
                          }
                          if (!is_module) {
-                           if (const json* s = Member(dev.doc, "deviceScope")) {
+                           if (const json* s = iothub::PresentMember(dev.doc, "deviceScope")) {
                              Result<std::string> owner = ScopeDeviceId(s->get<std::string>());
                              if (owner.ok() && *owner == dev.key->device_id()) {
                                primary_scopes[dev.key->device_id()] = s->get<std::string>();
@@ -475,7 +465,7 @@ struct Planner::Impl {
       if (!*got) break;
       if (rec.key.kind() != KeyKind::kDevice || !rec.doc || !IsEdge(*rec.doc)) continue;
       MergedEdge edge;
-      if (const json* s = Member(*rec.doc, "deviceScope"); s && s->is_string()) {
+      if (const json* s = iothub::PresentMember(*rec.doc, "deviceScope"); s && s->is_string()) {
         edge.scope = s->get<std::string>();
       }
       edge.parent = ParentOf(*rec.doc);
@@ -551,10 +541,10 @@ struct Planner::Impl {
     line["id"] = key.device_id();
     if (key.kind() == KeyKind::kModule) line["moduleId"] = key.module_id();
     line["importMode"] = ImportModeName(mode);
-    const json* status = Member(doc, "status");
+    const json* status = iothub::PresentMember(doc, "status");
     line["status"] = status ? *status : json("enabled");
-    if (const json* r = Member(doc, "statusReason")) line["statusReason"] = *r;
-    if (const json* auth = Member(doc, "authentication")) {
+    if (const json* r = iothub::PresentMember(doc, "statusReason")) line["statusReason"] = *r;
+    if (const json* auth = iothub::PresentMember(doc, "authentication")) {
       line["authentication"] = *auth;
     } else if (fallback_auth != nullptr) {
       line["authentication"] = *fallback_auth;
@@ -563,13 +553,13 @@ struct Planner::Impl {
     }
     if (key.kind() == KeyKind::kDevice) {
       for (const char* field : {"capabilities", "deviceScope", "parentScopes"}) {
-        if (const json* v = Member(doc, field)) line[field] = *v;
+        if (const json* v = iothub::PresentMember(doc, field)) line[field] = *v;
       }
     }
-    const json* tags = Member(doc, "tags");
+    const json* tags = iothub::PresentMember(doc, "tags");
     line["tags"] = tags ? *tags : json::object();
-    const json* props = Member(doc, "properties");
-    const json* desired = props ? Member(*props, "desired") : nullptr;
+    const json* props = iothub::PresentMember(doc, "properties");
+    const json* desired = props ? iothub::PresentMember(*props, "desired") : nullptr;
     line["properties"] = {{"desired", desired ? *desired : json::object()}};
     return line;
   }
@@ -595,10 +585,10 @@ struct Planner::Impl {
     if (key.kind() == KeyKind::kModule) line["moduleId"] = key.module_id();
     line["importMode"] = ImportModeName(mode);
     if (!options.force) line["eTag"] = dev.etag;
-    const json* status = Member(dev.doc, "status");
+    const json* status = iothub::PresentMember(dev.doc, "status");
     line["status"] = status ? *status : json("enabled");
     // A delete needs no secret: the type and thumbprints identify the authentication.
-    const json* auth = Member(dev.doc, "authentication");
+    const json* auth = iothub::PresentMember(dev.doc, "authentication");
     line["authentication"] = auth ? AuthWithoutKeys(*auth) : json{{"type", "sas"}};
     Phase phase = kDeviceDelete;
     int depth = 0;
@@ -624,7 +614,7 @@ struct Planner::Impl {
     }
     const PlanView view = ViewOf(doc, is_module, options.no_keys);
     const bool has_reported = !view.reported.empty();
-    const bool has_auth = Member(doc, "authentication") != nullptr;
+    const bool has_auth = iothub::PresentMember(doc, "authentication") != nullptr;
 
     if (entry == nullptr) {
       const ImportMode mode = options.force ? ImportMode::kCreateOrUpdate : ImportMode::kCreate;
@@ -632,9 +622,9 @@ struct Planner::Impl {
         ++summary->reported_only;
         RECONCILE_RETURN_IF_ERROR(writer->Report(key, "reportedNotWritten"));
       }
-      const json* auth = Member(doc, "authentication");
-      const json* keys = auth ? Member(*auth, "symmetricKey") : nullptr;
-      const json* type = auth ? Member(*auth, "type") : nullptr;
+      const json* auth = iothub::PresentMember(doc, "authentication");
+      const json* keys = auth ? iothub::PresentMember(*auth, "symmetricKey") : nullptr;
+      const json* type = auth ? iothub::PresentMember(*auth, "type") : nullptr;
       if (!options.no_keys && (type == nullptr || *type == "sas") && keys == nullptr) {
         RECONCILE_RETURN_IF_ERROR(writer->Report(key, "noKeysKnown"));
       }
@@ -656,11 +646,11 @@ struct Planner::Impl {
     }
     ExportDevice current;
     RECONCILE_RETURN_IF_ERROR(LoadPrimary(reader, *entry, &current));
-    const json* primary_auth = Member(current.doc, "authentication");
+    const json* primary_auth = iothub::PresentMember(current.doc, "authentication");
     if (reported_changed) RECONCILE_RETURN_IF_ERROR(writer->Report(key, "reportedNotWritten"));
     if (options.no_keys && has_auth && primary_auth != nullptr) {
-      const json* mine = Member(*Member(doc, "authentication"), "symmetricKey");
-      const json* theirs = Member(*primary_auth, "symmetricKey");
+      const json* mine = iothub::PresentMember(*iothub::PresentMember(doc, "authentication"), "symmetricKey");
+      const json* theirs = iothub::PresentMember(*primary_auth, "symmetricKey");
       if ((mine == nullptr) != (theirs == nullptr) || (mine && *mine != *theirs)) {
         RECONCILE_RETURN_IF_ERROR(writer->Report(key, "keysNotWritten"));
       }
@@ -679,9 +669,9 @@ struct Planner::Impl {
     if (is_module) line["moduleId"] = key.module_id();
     line["importMode"] = ImportModeName(mode);
     if (!options.force) line["twinETag"] = current.twin_etag;
-    const json* status = Member(doc, "status");
+    const json* status = iothub::PresentMember(doc, "status");
     line["status"] = status ? *status : json("enabled");
-    const json* auth = Member(doc, "authentication");
+    const json* auth = iothub::PresentMember(doc, "authentication");
     line["authentication"] = auth ? *auth : primary_auth ? *primary_auth : json{{"type", "sas"}};
     line["tags"] = view.twin["tags"];
     line["properties"] = {{"desired", view.twin["desired"]}};
@@ -712,7 +702,7 @@ struct Planner::Impl {
       PrimaryEntry* entry = pit == primary.end() ? nullptr : &pit->second;
       if (entry != nullptr) entry->planned = true;
       if (!Wanted(key)) continue;
-      if (IsSystemModule(key)) {
+      if (iothub::IsSystemModule(key)) {
         ++summary->system_modules_skipped;
         continue;
       }

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "lib/iothub/plan_internal.h"
+#include "lib/iothub/device_doc.h"
 #include "reconcile/operations.h"
 
 namespace reconcile {
@@ -15,12 +16,6 @@ constexpr int64_t kNotFound = 404001;
 constexpr int64_t kAlreadyExists = 409001;
 constexpr int64_t kPreconditionFailed = 412001;
 
-const json* Member(const json& obj, std::string_view name) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
 }  // namespace
 
 Result<std::vector<ImportError>> ReadImportErrors(LineReader& log, RejectSink* rejects) {
@@ -31,14 +26,14 @@ Result<std::vector<ImportError>> ReadImportErrors(LineReader& log, RejectSink* r
         json obj;
         if ((*invalid = iothub::ParseObject(line.text, &obj))) return Status::Ok();
         std::optional<Key> key;
-        if ((*invalid = iothub::MakeKey(Member(obj, "deviceId"), Member(obj, "moduleId"),
+        if ((*invalid = iothub::MakeKey(iothub::PresentMember(obj, "deviceId"), iothub::PresentMember(obj, "moduleId"),
                                         "deviceId", "moduleId", &key))) {
           return Status::Ok();
         }
         ImportError e;
         e.device_id = key->device_id();
         e.module_id = key->kind() == KeyKind::kModule ? key->module_id() : "";
-        const json* code = Member(obj, "errorCode");
+        const json* code = iothub::PresentMember(obj, "errorCode");
         if (code == nullptr) {
           *invalid = Invalid{RejectReason::kMissingField, "'errorCode' is missing"};
           return Status::Ok();
@@ -54,7 +49,7 @@ Result<std::vector<ImportError>> ReadImportErrors(LineReader& log, RejectSink* r
           *invalid = Invalid{RejectReason::kInvalidErrorCode, "'errorCode' is not a number"};
           return Status::Ok();
         }
-        if (const json* st = Member(obj, "errorStatus"); st != nullptr && st->is_string()) {
+        if (const json* st = iothub::PresentMember(obj, "errorStatus"); st != nullptr && st->is_string()) {
           e.error_status = st->get<std::string>();
         }
         errors.push_back(std::move(e));
@@ -108,13 +103,13 @@ Result<PlanSummary> BuildRetryPlan(const RetryInputs& inputs,
           json line;
           if ((*invalid = iothub::ParseObject(text.text, &line))) return Status::Ok();
           std::optional<Key> key;
-          if ((*invalid = iothub::MakeKey(Member(line, "id"), Member(line, "moduleId"), "id",
+          if ((*invalid = iothub::MakeKey(iothub::PresentMember(line, "id"), iothub::PresentMember(line, "moduleId"), "id",
                                           "moduleId", &key))) {
             return Status::Ok();
           }
           auto it = failed.find(*key);
           if (it == failed.end()) return Status::Ok();  // applied
-          const json* mode_text = Member(line, "importMode");
+          const json* mode_text = iothub::PresentMember(line, "importMode");
           Result<ImportMode> mode = mode_text && mode_text->is_string()
                                         ? ParseImportMode(mode_text->get<std::string>())
                                         : Result<ImportMode>(Status::InvalidInput("no importMode"));
@@ -126,8 +121,8 @@ Result<PlanSummary> BuildRetryPlan(const RetryInputs& inputs,
           matched.insert(*key);
           const int64_t code = it->second->error_code;
           const bool is_module = key->kind() == KeyKind::kModule;
-          const json* caps = Member(line, "capabilities");
-          const bool edge = caps && Member(*caps, "iotEdge") && (*caps)["iotEdge"] == true;
+          const json* caps = iothub::PresentMember(line, "capabilities");
+          const bool edge = caps && iothub::PresentMember(*caps, "iotEdge") && (*caps)["iotEdge"] == true;
           const bool is_delete =
               *mode == ImportMode::kDelete || *mode == ImportMode::kDeleteIfMatchETag;
           iothub::Phase phase =

@@ -9,15 +9,10 @@ namespace {
 using iothub::Invalid;
 using iothub::json;
 
-const json* Member(const json& obj, std::string_view name) {
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
 // Builds the delta of one twin; returns the reject reason when the twin is invalid.
 std::optional<Invalid> TwinDelta(const json& twin, const TwinReadOptions& options,
                                  const SiteId& site, std::optional<Key>* key, RecordState* out) {
-  if (auto bad = iothub::MakeKey(Member(twin, "deviceId"), Member(twin, "moduleId"), "deviceId",
+  if (auto bad = iothub::MakeKey(iothub::PresentMember(twin, "deviceId"), iothub::PresentMember(twin, "moduleId"), "deviceId",
                                  "moduleId", key)) {
     return bad;
   }
@@ -25,21 +20,21 @@ std::optional<Invalid> TwinDelta(const json& twin, const TwinReadOptions& option
   RecordState delta;
 
   // properties.desired / reported, leaf by leaf with their $metadata stamps.
-  if (const json* props = Member(twin, "properties")) {
+  if (const json* props = iothub::PresentMember(twin, "properties")) {
     if (!props->is_object()) {
       return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
     }
     for (const char* name : {"desired", "reported"}) {
-      const json* section = Member(*props, name);
+      const json* section = iothub::PresentMember(*props, name);
       if (section == nullptr) continue;
       const std::string field = std::string("properties.") + name;
       if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes)) {
         return bad;
       }
-      const json* meta = Member(*section, "$metadata");
+      const json* meta = iothub::PresentMember(*section, "$metadata");
       Hlc top = options.observed_at;
       if (meta != nullptr && meta->is_object()) {
-        if (const json* lu = Member(*meta, "$lastUpdated")) {
+        if (const json* lu = iothub::PresentMember(*meta, "$lastUpdated")) {
           if (auto bad = iothub::ParseTimestamp(*lu, field + ".$metadata.$lastUpdated", &top)) {
             return bad;
           }
@@ -57,11 +52,11 @@ std::optional<Invalid> TwinDelta(const json& twin, const TwinReadOptions& option
   }
 
   // status, when the hub says when it last changed.
-  if (const json* status = Member(twin, "status")) {
+  if (const json* status = iothub::PresentMember(twin, "status")) {
     if (!status->is_string()) return Invalid{RejectReason::kWrongType, "'status' must be a string"};
     std::optional<std::string> s = iothub::NormalizeStatus(status->get_ref<const std::string&>());
     if (!s) return Invalid{RejectReason::kInvalidEnum, "'status' must be enabled or disabled"};
-    const json* when = Member(twin, "statusUpdateTime");
+    const json* when = iothub::PresentMember(twin, "statusUpdateTime");
     Hlc at = 0;
     // The hub writes 0001-01-01T00:00:00Z for "never": no usable stamp, status is not written.
     if (when != nullptr && when->is_string() && !iothub::ParseTimestamp(*when, "", &at)) {
@@ -73,7 +68,7 @@ std::optional<Invalid> TwinDelta(const json& twin, const TwinReadOptions& option
   }
 
   // tags: no $metadata; stamped as the options say.
-  if (const json* tags = Member(twin, "tags");
+  if (const json* tags = iothub::PresentMember(twin, "tags");
       tags != nullptr && options.tags_stamp != TwinTagsStamp::kSkip) {
     if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
     Hlc at = options.observed_at;
