@@ -1,4 +1,6 @@
 // Notifications routed from the hub (device/module lifecycle, twin changes) -> deltas.
+#include <functional>
+
 #include "lib/iothub/device_doc.h"
 #include "reconcile/iothub.h"
 #include "reconcile/operations.h"
@@ -20,6 +22,33 @@ std::optional<Invalid> Missing(std::string_view field) {
 }
 
 // The record document a create notification's body (a twin) describes.
+// Calls `visit(name, section, field)` for the tags ("tags") and each of `sections` of the
+// properties ("desired", "reported") that `body` holds, after checking the shape and IoT Hub's size
+// limits; `field` is the name rejects use ("tags", "properties.desired", ...).
+using SectionVisitor = std::function<std::optional<Invalid>(
+    std::string_view name, const json& section, const std::string& field)>;
+std::optional<Invalid> VisitSections(const json& body,
+                                     std::initializer_list<const char*> sections,
+                                     const SectionVisitor& visit) {
+  if (const json* tags = iothub::PresentMember(body, "tags")) {
+    if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
+    if (auto bad = visit("tags", *tags, "tags")) return bad;
+  }
+  if (const json* props = iothub::PresentMember(body, "properties")) {
+    if (!props->is_object())
+      return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
+    for (const char* name : sections) {
+      const json* section = iothub::PresentMember(*props, name);
+      if (section == nullptr) continue;
+      const std::string field = std::string("properties.") + name;
+      if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes))
+        return bad;
+      if (auto bad = visit(name, *section, field)) return bad;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
   *doc = json::object();
   if (const json* status = iothub::PresentMember(body, "status")) {
@@ -77,87 +106,60 @@ std::optional<Invalid> CreateDoc(const json& body, bool is_module, json* doc) {
       if (!parents->empty()) (*doc)["parentScopes"] = *parents;
     }
   }
-  if (const json* tags = iothub::PresentMember(body, "tags")) {
-    if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
-    (*doc)["tags"] = iothub::StripNulls(*tags);
-  }
-  if (const json* props = iothub::PresentMember(body, "properties")) {
-    if (!props->is_object())
-      return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
-    for (const char* name : {"desired", "reported"}) {
-      const json* section = iothub::PresentMember(*props, name);
-      if (section == nullptr) continue;
-      const std::string field = std::string("properties.") + name;
-      if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes))
-        return bad;
-      (*doc)["properties"][name] = iothub::StripNulls(iothub::StripSectionMeta(*section));
-    }
-  }
-  return std::nullopt;
+  return VisitSections(body, {"desired", "reported"},
+                       [&](std::string_view name, const json& section, const std::string&) {
+                         if (name == "tags") {
+                           (*doc)["tags"] = iothub::StripNulls(section);
+                         } else {
+                           (*doc)["properties"][std::string(name)] =
+                               iothub::StripNulls(iothub::StripSectionMeta(section));
+                         }
+                         return std::optional<Invalid>();
+                       });
 }
 
 // updateTwin: a patch of the sections present.
 std::optional<Invalid> UpdateTwinDelta(const json& body, const Stamp& stamp, RecordState* out) {
-  if (const json* tags = iothub::PresentMember(body, "tags")) {
-    if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
-    Result<RecordState> patch = PatchDelta(json{{"tags", *tags}}, stamp, PathRules::kTwin);
-    if (!patch.ok()) return Invalid{RejectReason::kInvalidTwinKey, patch.status().message()};
-    out->Join(std::move(*patch));
-  }
-  if (const json* props = iothub::PresentMember(body, "properties")) {
-    if (!props->is_object())
-      return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
-    for (const char* name : {"desired", "reported"}) {
-      const json* section = iothub::PresentMember(*props, name);
-      if (section == nullptr) continue;
-      const std::string field = std::string("properties.") + name;
-      if (auto bad = iothub::ValidateSection(*section, field, iothub::kMaxPropertiesBytes))
-        return bad;
-      const json* meta = iothub::PresentMember(*section, "$metadata");
-      Hlc top = stamp.hlc;
-      if (meta != nullptr) {
-        if (const json* lu = iothub::PresentMember(*meta, "$lastUpdated")) {
-          if (auto bad = iothub::ParseTimestamp(*lu, field + ".$metadata.$lastUpdated", &top)) {
-            return bad;
-          }
+  return VisitSections(body, {"desired", "reported"}, [&](std::string_view name,
+                                                          const json& section,
+                                                          const std::string& field) {
+    if (name == "tags") {
+      Result<RecordState> patch = PatchDelta(json{{"tags", section}}, stamp, PathRules::kTwin);
+      if (!patch.ok()) return std::optional<Invalid>(Invalid{RejectReason::kInvalidTwinKey,
+                                                             patch.status().message()});
+      out->Join(std::move(*patch));
+      return std::optional<Invalid>();
+    }
+    const json* meta = iothub::PresentMember(section, "$metadata");
+    Hlc top = stamp.hlc;
+    if (meta != nullptr) {
+      if (const json* lu = iothub::PresentMember(*meta, "$lastUpdated")) {
+        if (auto bad = iothub::ParseTimestamp(*lu, field + ".$metadata.$lastUpdated", &top)) {
+          return bad;
         }
       }
-      const Path at = Path().Child("properties").Child(name);
-      out->AddValue(at, Stamp{top, stamp.site}, std::string(kObjectMarker));
-      if (auto bad = iothub::WriteWithMetadata(iothub::StripSectionMeta(*section), meta, at, top,
-                                               stamp.site, /*nulls_cover=*/true, out, nullptr)) {
-        return bad;
-      }
     }
-  }
-  return std::nullopt;
+    const Path at = Path().Child("properties").Child(name);
+    out->AddValue(at, Stamp{top, stamp.site}, std::string(kObjectMarker));
+    return iothub::WriteWithMetadata(iothub::StripSectionMeta(section), meta, at, top, stamp.site,
+                                     /*nulls_cover=*/true, out, nullptr);
+  });
 }
 
 // replaceTwin: the tags and desired sections present are set whole.
 std::optional<Invalid> ReplaceTwinDelta(const json& body, const Stamp& stamp, RecordState* out) {
-  if (const json* tags = iothub::PresentMember(body, "tags")) {
-    if (auto bad = iothub::ValidateSection(*tags, "tags", iothub::kMaxTagsBytes)) return bad;
-    Result<RecordState> set =
-        SetDelta(Path().Child("tags"), iothub::StripNulls(*tags), stamp, PathRules::kTwin);
-    if (!set.ok()) return Invalid{RejectReason::kInvalidTwinKey, set.status().message()};
-    out->Join(std::move(*set));
-  }
-  if (const json* props = iothub::PresentMember(body, "properties")) {
-    if (!props->is_object())
-      return Invalid{RejectReason::kWrongType, "'properties' must be an object"};
-    if (const json* desired = iothub::PresentMember(*props, "desired")) {
-      if (auto bad = iothub::ValidateSection(*desired, "properties.desired",
-                                             iothub::kMaxPropertiesBytes)) {
-        return bad;
-      }
-      Result<RecordState> set =
-          SetDelta(Path().Child("properties").Child("desired"),
-                   iothub::StripNulls(iothub::StripSectionMeta(*desired)), stamp, PathRules::kTwin);
-      if (!set.ok()) return Invalid{RejectReason::kInvalidTwinKey, set.status().message()};
-      out->Join(std::move(*set));
+  return VisitSections(body, {"desired"}, [&](std::string_view name, const json& section,
+                                              const std::string&) {
+    const bool tags = name == "tags";
+    const Path at = tags ? Path().Child("tags") : Path().Child("properties").Child(name);
+    const json value = iothub::StripNulls(tags ? section : iothub::StripSectionMeta(section));
+    Result<RecordState> set = SetDelta(at, value, stamp, PathRules::kTwin);
+    if (!set.ok()) {
+      return std::optional<Invalid>(Invalid{RejectReason::kInvalidTwinKey, set.status().message()});
     }
-  }
-  return std::nullopt;
+    out->Join(std::move(*set));
+    return std::optional<Invalid>();
+  });
 }
 
 struct Notification {
