@@ -105,6 +105,10 @@ class RecordState {
   friend bool operator==(const RecordState&, const RecordState&) = default;
 
  private:
+  // The decoder checks order, uniqueness and every cell as it reads, then adopts the cells as
+  // they are (no sort, no copy).
+  friend Result<RecordState> DecodeRecord(std::string_view bytes);
+
   std::vector<Cell> cells_;
 };
 

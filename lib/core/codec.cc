@@ -20,6 +20,7 @@
 
 #include <algorithm>
 
+#include "lib/core/cell_check.h"
 #include "lib/core/varint.h"
 
 namespace reconcile {
@@ -42,10 +43,12 @@ constexpr uint8_t kKnownFlags =
 
 void EncodeRecordTo(const RecordState& state, std::string* out) {
   const std::vector<Cell>& cells = state.cells();
+  // A record has a handful of sites: collect them linearly, then sort the few.
   std::vector<SiteId> sites;
-  for (const Cell& c : cells) sites.push_back(c.site);
+  for (const Cell& c : cells) {
+    if (std::find(sites.begin(), sites.end(), c.site) == sites.end()) sites.push_back(c.site);
+  }
   std::sort(sites.begin(), sites.end());
-  sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
 
   out->push_back(static_cast<char>(kRecordCodecVersion));
   PutVarint(out, sites.size());
@@ -118,22 +121,30 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
   if (!GetVarint(&in, &ncells)) return corrupt("truncated cell count");
   // Every cell takes at least 4 bytes.
   if (ncells > in.size() / 4) return corrupt("cell count exceeds the data");
-  std::vector<Cell> cells;
+  RecordState state;
+  std::vector<Cell>& cells = state.cells_;
   cells.reserve(ncells);
-  std::string prev;
   for (uint64_t i = 0; i < ncells; ++i) {
     Cell c;
     uint64_t shared, suffix_len, index;
     std::string_view suffix;
     if (!GetVarint(&in, &shared) || !GetVarint(&in, &suffix_len)) return corrupt("truncated path");
+    const std::string_view prev = cells.empty() ? std::string_view() : cells.back().path;
     if (shared > prev.size()) return corrupt("path shares more than the previous path has");
     if (!GetBytes(&in, suffix_len, &suffix)) return corrupt("truncated path");
     c.path.reserve(shared + suffix.size());
-    c.path.assign(prev, 0, shared);
+    c.path.append(prev.data(), shared);
     c.path.append(suffix);
     if (!GetVarint(&in, &index)) return corrupt("truncated site index");
     if (index >= sites.size()) return corrupt("site index out of range");
     c.site = sites[index];
+    // (path, site) must ascend: the paths share `shared` bytes, so only the rest decides.
+    if (i > 0) {
+      const int order = suffix.compare(prev.substr(shared));
+      if (order < 0 || (order == 0 && !(cells.back().site < c.site))) {
+        return corrupt("cells out of order or duplicated");
+      }
+    }
     if (in.empty()) return corrupt("truncated flags");
     const uint8_t flags = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
@@ -171,21 +182,10 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
         return corrupt("truncated below-cover");
       }
     }
-    prev = c.path;
+    RECONCILE_RETURN_IF_ERROR(internal::CheckCell(c));
     cells.push_back(std::move(c));
   }
   if (!in.empty()) return corrupt("trailing bytes");
-  // Checked on the cells as decoded: FromCells would silently repair order and duplicates.
-  for (size_t i = 1; i < cells.size(); ++i) {
-    const Cell& a = cells[i - 1];
-    const Cell& b = cells[i];
-    if (a.path > b.path || (a.path == b.path && !(a.site < b.site))) {
-      return corrupt("cells out of order or duplicated");
-    }
-  }
-  RecordState state = RecordState::FromCells(std::move(cells));
-  Status valid = state.Validate();
-  if (!valid.ok()) return valid;
   return state;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "lib/core/cell_check.h"
+
 namespace reconcile {
 namespace {
 
@@ -292,27 +294,37 @@ void RecordState::DropAtOrBelow(Hlc horizon, Parts parts) {
 
 Status RecordState::Validate() const {
   for (size_t i = 0; i < cells_.size(); ++i) {
-    const Cell& c = cells_[i];
-    if (c.empty()) return Status::Corruption("empty cell");
-    if (c.path.empty() && c.has_below_cover) {
-      return Status::Corruption("a below-cover at the root");
-    }
-    if (c.has_value && c.value.empty()) return Status::Corruption("cell value is empty");
-    if (c.has_value && c.value.front() == '{' && c.value != kObjectMarker) {
-      return Status::Corruption("an object value other than the object marker");
-    }
-    if (c.path.empty() && c.has_value && c.value != kObjectMarker) {
-      return Status::Corruption("root value is not the existence marker");
-    }
-    if (!c.path.empty() && (c.path.front() == kPathSeparator || c.path.back() == kPathSeparator ||
-                            c.path.find(std::string(2, kPathSeparator)) != std::string::npos)) {
-      return Status::Corruption("cell path has an empty segment");
-    }
-    if (i > 0 && CompareCellKey(cells_[i - 1], c) >= 0) {
+    RECONCILE_RETURN_IF_ERROR(internal::CheckCell(cells_[i]));
+    if (i > 0 && CompareCellKey(cells_[i - 1], cells_[i]) >= 0) {
       return Status::Corruption("cells out of order or duplicated");
     }
   }
   return Status::Ok();
 }
+
+namespace internal {
+
+Status CheckCell(const Cell& c) {
+  static constexpr char kEmptySegment[] = {kPathSeparator, kPathSeparator};
+  if (c.empty()) return Status::Corruption("empty cell");
+  if (c.path.empty() && c.has_below_cover) return Status::Corruption("a below-cover at the root");
+  if (c.has_value) {
+    if (c.value.empty()) return Status::Corruption("cell value is empty");
+    if (c.value.front() == '{' && c.value != kObjectMarker) {
+      return Status::Corruption("an object value other than the object marker");
+    }
+    if (c.path.empty() && c.value != kObjectMarker) {
+      return Status::Corruption("root value is not the existence marker");
+    }
+  }
+  if (!c.path.empty() &&
+      (c.path.front() == kPathSeparator || c.path.back() == kPathSeparator ||
+       std::string_view(c.path).find(std::string_view(kEmptySegment, 2)) != std::string_view::npos)) {
+    return Status::Corruption("cell path has an empty segment");
+  }
+  return Status::Ok();
+}
+
+}  // namespace internal
 
 }  // namespace reconcile

@@ -20,6 +20,11 @@ inline void PutVarint(std::string* out, uint64_t v) {
 // Reads a varint from the front of *in and advances it. False on truncation or a value that
 // does not fit in 64 bits.
 inline bool GetVarint(std::string_view* in, uint64_t* v) {
+  if (!in->empty() && static_cast<uint8_t>(in->front()) < 0x80) {  // the common one-byte case
+    *v = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    return true;
+  }
   uint64_t result = 0;
   for (int shift = 0; shift <= 63; shift += 7) {
     if (in->empty()) return false;
