@@ -573,6 +573,9 @@ Status Store::Impl::Flush() {
 
 Status Store::Impl::Compact() {
   rocksdb::CompactRangeOptions co;
+  // The default would move a lone file down untouched (a trivial move) and skip the bottommost
+  // level, leaving every merge operand in place for each later read to join again.
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   for (rocksdb::ColumnFamilyHandle* h : handles_) {
     RECONCILE_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, h, nullptr, nullptr), "compacting"));
   }
