@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reconcile/record.h"
 
@@ -21,6 +22,12 @@ constexpr uint8_t kRecordCodecVersion = 1;
 std::string EncodeRecord(const RecordState& state);
 void EncodeRecordTo(const RecordState& state, std::string* out);  // appends
 Result<RecordState> DecodeRecord(std::string_view bytes);
+
+// The join of encoded states, computed on the bytes without building the states: *out becomes
+// exactly EncodeRecord of the join of DecodeRecord(part) over `parts` (none: the empty state).
+// Any part that DecodeRecord would refuse gives the same error, and *out is then unspecified.
+// This is what the store's merge operator runs.
+Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::string* out);
 
 }  // namespace reconcile
 

@@ -304,9 +304,9 @@ Status RecordState::Validate() const {
 
 namespace internal {
 
-Status CheckCell(const Cell& c) {
+Status CheckCell(const CellParts& c) {
   static constexpr char kEmptySegment[] = {kPathSeparator, kPathSeparator};
-  if (c.empty()) return Status::Corruption("empty cell");
+  if (!c.has_value && !c.has_cover && !c.has_below_cover) return Status::Corruption("empty cell");
   if (c.path.empty() && c.has_below_cover) return Status::Corruption("a below-cover at the root");
   if (c.has_value) {
     if (c.value.empty()) return Status::Corruption("cell value is empty");
@@ -319,7 +319,7 @@ Status CheckCell(const Cell& c) {
   }
   if (!c.path.empty() &&
       (c.path.front() == kPathSeparator || c.path.back() == kPathSeparator ||
-       std::string_view(c.path).find(std::string_view(kEmptySegment, 2)) != std::string_view::npos)) {
+       c.path.find(std::string_view(kEmptySegment, 2)) != std::string_view::npos)) {
     return Status::Corruption("cell path has an empty segment");
   }
   return Status::Ok();
