@@ -10,11 +10,18 @@
 namespace reconcile::internal {
 
 inline void PutVarint(std::string* out, uint64_t v) {
+  if (v < 0x80) {  // the common one-byte case
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, n);
 }
 
 // Reads a varint from the front of *in and advances it. False on truncation or a value that
