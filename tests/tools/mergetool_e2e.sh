@@ -25,6 +25,51 @@ init_pair() {
 }
 
 case "$case_name" in
+errors)
+  # Every subcommand: a missing store (exit 1, named), an unknown flag and a missing argument
+  # (exit 2), and nothing written to stdout on an error.
+  at="--observed-at 2026-11-20T00:00:00Z"
+  for cmd in "ingest nostore --format export $at $DATA/primary.txt" "merge nostore nostore2" \
+             "export nostore" "digest nostore" "diff nostore nostore2" "conflicts nostore" \
+             "plan nostore --primary-export $DATA/primary.txt -o planout" "backup nostore bk" \
+             "stats nostore" "conflicts nostore --json" "stats nostore --json"; do
+    # shellcheck disable=SC2086
+    expect_rc 1 "$M" $cmd
+    grep -q "^mergetool: error: .*nostore" err.txt || fail "'$cmd' does not name the missing store"
+    [ -s out.txt ] && fail "'$cmd' wrote to stdout on an error"
+    [ -e nostore ] && fail "'$cmd' created the missing store"
+  done
+  [ -e planout ] && fail "plan wrote a plan for a missing store"
+  expect_rc 1 "$M" restore nobackup st
+  grep -q "^mergetool: error: .*nobackup" err.txt || fail "restore does not name the missing backup"
+  [ -e st ] && fail "restore of a missing backup created a store"
+  for cmd in "init" "ingest" "merge" "export" "digest" "diff" "conflicts" "plan" "backup" \
+             "restore" "stats" "failback" "drill"; do
+    # shellcheck disable=SC2086
+    expect_rc 2 "$M" $cmd --no-such-flag x
+    grep -q "^mergetool: error: " err.txt || fail "'$cmd --no-such-flag' has no error line"
+  done
+  expect_rc 2 "$M" init s
+  expect_rc 2 "$M" ingest s "$DATA/primary.txt"
+  grep -q -- "--format" err.txt || fail "ingest without --format does not say so"
+  expect_rc 2 "$M" plan s -o x
+  grep -q -- "--primary-export" err.txt || fail "plan without --primary-export does not say so"
+  expect_rc 2 "$M" merge s
+  expect_rc 2 "$M" diff s
+  expect_rc 2 "$M" drill --devices abc
+  expect_rc 2 "$M" failback --primary nodir --secondary nodir2 --work w
+  grep -q "nodir" err.txt || fail "failback does not name the missing hub folder"
+  expect_rc 0 "$M" init s --site neu-secondary
+  expect_rc 1 "$M" ingest s --format export $at missing-file.txt
+  grep -q "missing-file.txt" err.txt || fail "a missing input file is not named"
+  expect_rc 0 "$M" init s --site neu-secondary  # idempotent for the owner
+  expect_rc 1 "$M" init s --site weu-primary
+  grep -q "belongs to site 'neu-secondary'" err.txt || fail "init for another site does not refuse"
+  expect_rc 2 "$M" ingest s --format export --observed-at yesterday "$DATA/primary.txt"
+  grep -q -- "--observed-at" err.txt || fail "a malformed time does not name its flag"
+  expect_rc 2 "$M" init t --site x --fork-point 2026-13-45
+  [ -e t ] && fail "init with a malformed --fork-point created a store"
+  ;;
 usage)
   expect_rc 2 "$M"
   expect_rc 2 "$M" injest x

@@ -42,6 +42,10 @@ void PrintWarning(std::string_view message);
 // Prints the status as an error and returns kFailure.
 Exit Fail(const reconcile::Status& status);
 
+// Checks an option's value is an ISO-8601 time (as ParseIso8601 reads it): a malformed time is a
+// usage error (exit 2), found before any store is opened.
+CLI::Validator Iso8601Time();
+
 // The subcommands (one file each).
 Run SetupInit(CLI::App& sub);
 Run SetupIngest(CLI::App& sub);

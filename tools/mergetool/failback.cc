@@ -122,11 +122,14 @@ Run SetupFailback(CLI::App& sub) {
                "continue the run in the work folder (after a crash, or once "
                "the import job's importErrors.log is back)");
   sub.add_option("--base", o->base, "the backup export the secondary was seeded from (3-way)");
-  sub.add_option("--fork-point", o->fork_point, "when the sites were last in sync (ISO-8601)");
+  sub.add_option("--fork-point", o->fork_point, "when the sites were last in sync (ISO-8601)")
+      ->check(Iso8601Time());
   sub.add_option("--primary-observed-at", o->primary_observed_at,
-                 "stamp of the primary's export writes (ISO-8601; e.g. when it went down)");
+                 "stamp of the primary's export writes (ISO-8601; e.g. when it went down)")
+      ->check(Iso8601Time());
   sub.add_option("--secondary-observed-at", o->secondary_observed_at,
-                 "stamp of the secondary's export writes (ISO-8601)");
+                 "stamp of the secondary's export writes (ISO-8601)")
+      ->check(Iso8601Time());
   sub.add_option("--primary-name", o->primary_name,
                  "the primary hub's name (default: folder name)");
   sub.add_option("--secondary-name", o->secondary_name,

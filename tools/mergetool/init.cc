@@ -50,7 +50,8 @@ Run SetupInit(CLI::App& sub) {
   sub.add_option("--site", o->site, "the name of the site that owns the store")->required();
   sub.add_option("--policies", o->policies_file, "policy table (JSON, see docs/FORMATS.md)");
   sub.add_option("--fork-point", o->fork_point,
-                 "the last time (ISO-8601) the sites were in sync; conflicts are counted after it");
+                 "the last time (ISO-8601) the sites were in sync; conflicts are counted after it")
+      ->check(Iso8601Time());
   return [o] { return RunInit(*o); };
 }
 

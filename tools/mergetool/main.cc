@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "reconcile/stamp.h"
 #include "tools/mergetool/command.h"
 #include "tools/mergetool/failback_commands.h"
 
@@ -121,6 +122,15 @@ void PrintError(std::string_view message) {
 void PrintWarning(std::string_view message) {
   std::fprintf(stderr, "mergetool: warning: %.*s\n", static_cast<int>(message.size()),
                message.data());
+}
+
+CLI::Validator Iso8601Time() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto hlc = reconcile::ParseIso8601(text);
+        return hlc.ok() ? std::string() : "'" + text + "': " + hlc.status().message();
+      },
+      "ISO-8601");
 }
 
 Exit Fail(const reconcile::Status& status) {
