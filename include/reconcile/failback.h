@@ -161,8 +161,10 @@ struct FailbackOptions {
   Hlc secondary_observed_at = 0;
   // The fork point (when the sites were last in sync: the backup's time). Default: 0 (none).
   Hlc fork_point = 0;
-  // Twin reads and notification files (JSON Lines) to ingest too. Default: none.
-  std::vector<std::string> twin_files;
+  // Twin reads (JSON Lines), each with the site whose hub they were read from: a twin read of
+  // the primary is the primary's write. Default: none.
+  std::vector<std::pair<std::string, std::string>> twin_files;  // (site, file)
+  // Notification files (JSON Lines); each event's site comes from its hubName. Default: none.
   std::vector<std::string> notification_files;
   // Notifications' hubName -> site name. Default: the hubs' names map to the two sites.
   std::map<std::string, std::string> hub_sites;

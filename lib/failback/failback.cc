@@ -475,12 +475,13 @@ Status Orchestrator::IngestEvents(StepReport& step) {
   if (!rejects.ok()) return rejects.status();
   Ingest ingest(*store_);
   uint64_t records = 0, rejected = 0, events = 0, duplicates = 0;
-  for (const std::string& file : o_.twin_files) {
+  for (const auto& [site, file] : o_.twin_files) {
     Result<std::unique_ptr<LineReader>> reader = LineReader::Open(file);
     if (!reader.ok()) return reader.status();
     TwinReadOptions to;
-    to.site = o_.secondary_site;
-    to.observed_at = run_.secondary_observed_at;
+    to.site = site;
+    to.observed_at =
+        site == o_.primary_site ? run_.primary_observed_at : run_.secondary_observed_at;
     Result<ReadStats> r = ReadTwins(**reader, to, rejects->get(), ingest.Sink());
     if (!r.ok()) return r.status().WithContext(file);
     records += r->records;

@@ -5,6 +5,7 @@
 
 #include "lib/failback/drill.h"
 #include "reconcile/failback.h"
+#include "reconcile/stamp.h"
 #include "reconcile/store.h"
 #include "tests/failback/test_util.h"
 
@@ -113,6 +114,72 @@ TEST(Orchestrator, WithoutBaseEverySnapshotFieldIsAWriteAndStillConverges) {
   // Keys never reach the plan with no_keys.
   const std::string plan = ReadAll(p.dir / "work/plan/devices-00001.txt");
   EXPECT_EQ(plan.find("primaryKey"), std::string::npos);
+}
+
+// Twin reads carry the site of the hub they were read from: the primary's later desired value
+// wins over the secondary's earlier one, and the conflict report names the primary as winner.
+TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
+  Prepared p(60, 9);
+  auto primary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
+  auto secondary =
+      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
+                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  ASSERT_TRUE(primary.ok() && secondary.ok());
+  // A device both hubs hold.
+  ASSERT_TRUE((*primary)->Export(p.dir / "primary-export.txt").ok());
+  std::string id;
+  for (const std::string& line : failback_test::Lines(ReadAll(p.dir / "primary-export.txt"))) {
+    auto doc = nlohmann::json::parse(line, nullptr, false);
+    if (doc.is_object() && !doc.contains("moduleId") && doc.contains("id")) {
+      id = doc["id"].get<std::string>();
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  FailbackOptions o = failback::DrillFailbackOptions(p.drill.work_dir);
+  o.primary = primary->get();
+  o.secondary = secondary->get();
+  auto twin_line = [&](const std::string& value, Hlc at) {
+    const std::string t = FormatIso8601(at);
+    return nlohmann::json{{"deviceId", id},
+                          {"properties",
+                           {{"desired",
+                             {{"probe", value},
+                              {"$metadata",
+                               {{"$lastUpdated", t}, {"probe", {{"$lastUpdated", t}}}}}}}}}}
+               .dump() +
+           "\n";
+  };
+  const Hlc hour = MakeHlc(3'600'000, 0);
+  failback_test::WriteAll(p.dir / "twins-primary.jsonl", twin_line("from-primary", o.fork_point + 2 * hour));
+  failback_test::WriteAll(p.dir / "twins-secondary.jsonl",
+                          twin_line("from-secondary", o.fork_point + hour));
+  o.twin_files = {{o.primary_site, p.dir / "twins-primary.jsonl"},
+                  {o.secondary_site, p.dir / "twins-secondary.jsonl"}};
+  auto report = RunFailback(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->verified);
+  bool found = false;
+  for (const std::string& line : failback_test::Lines(ReadAll(o.work_dir + "/conflicts.jsonl"))) {
+    auto c = nlohmann::json::parse(line);
+    if (c["path"] != "properties/desired/probe") continue;
+    found = true;
+    EXPECT_EQ(c["winner"], o.primary_site) << line;
+    EXPECT_EQ(c["losers"], nlohmann::json::array({o.secondary_site})) << line;
+  }
+  EXPECT_TRUE(found) << "no conflict reported for the probe property of " << id;
+  // What the primary holds after the failback is the primary's value.
+  ASSERT_TRUE((*primary)->Export(p.dir / "after.txt").ok());
+  bool seen = false;
+  for (const std::string& line : failback_test::Lines(ReadAll(p.dir / "after.txt"))) {
+    auto doc = nlohmann::json::parse(line, nullptr, false);
+    if (!doc.is_object() || doc.value("id", "") != id || doc.contains("moduleId")) continue;
+    seen = true;
+    EXPECT_EQ(doc["properties"]["desired"]["probe"], "from-primary") << line;
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST(Orchestrator, BadOptionsAreRefused) {

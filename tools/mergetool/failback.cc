@@ -30,6 +30,7 @@ struct FailbackCliOptions {
   std::string secondary_observed_at;
   std::vector<std::string> notifications;
   std::vector<std::string> twins;
+  std::vector<std::string> primary_twins;
   bool resume = false;
   bool force = false;
   bool no_keys = false;
@@ -75,7 +76,8 @@ Exit RunFailbackCommand(const FailbackCliOptions& o) {
   f.max_retries = o.max_retries;
   f.resume = o.resume;
   f.notification_files = o.notifications;
-  f.twin_files = o.twins;
+  for (const std::string& file : o.primary_twins) f.twin_files.emplace_back(o.primary_site, file);
+  for (const std::string& file : o.twins) f.twin_files.emplace_back(o.secondary_site, file);
   struct Time {
     const std::string* text;
     reconcile::Hlc* out;
@@ -139,6 +141,7 @@ Run SetupFailback(CLI::App& sub) {
                  "site name of the secondary (default secondary)");
   sub.add_option("--notifications", o->notifications, "notification files (JSON Lines)");
   sub.add_option("--twins", o->twins, "twin read files of the secondary (JSON Lines)");
+  sub.add_option("--primary-twins", o->primary_twins, "twin read files of the primary (JSON Lines)");
   sub.add_flag("--force", o->force, "unconditional import modes instead of ETag-guarded ones");
   sub.add_flag("--no-keys", o->no_keys, "never write symmetric keys (the hub makes them)");
   sub.add_option("--max-lines", o->max_lines, "at most N lines per import file (0: one file)");
