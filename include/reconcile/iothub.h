@@ -17,9 +17,11 @@
 //
 // Validation follows IoT Hub's limits: device/module ids (key.h), twin key rules (path.h), depth of
 // tags/desired/reported <= 10, tags <= 8 KB, desired and reported <= 32 KB each (canonical JSON
-// bytes), string values in those sections <= 4 KB, statusReason <= 128 characters, status
+// bytes), string values in those sections <= 4 KB, integers in them within -2^52..2^52-1, no C0
+// or C1 control characters in their keys, statusReason <= 128 characters, status
 // enabled|disabled, authentication.type sas|selfSigned|certificateAuthority|none (enum values are
-// accepted in any letter case and written lowerCamel).
+// accepted in any letter case and written lowerCamel). A line naming one member twice in one
+// object is rejected (kInvalidJson): which of the two the hub meant is unknown.
 //
 // Thread safety: the functions are reentrant; the readers, sinks and sources passed to one call
 // must not be used by another thread during it.
@@ -49,9 +51,29 @@ namespace reconcile {
 // Receives each delta a reader produced. A non-OK status stops the read; the reader returns it.
 using DeltaSink = std::function<Status(const Key& key, RecordState delta)>;
 
+// The clock guard of a read (DESIGN §2). A line whose stamps from outside ($lastUpdated,
+// statusUpdateTime, operationTimestamp, enqueued time, updatedAt) lie more than max_offset_ms ahead
+// of the ingesting site's clock is quarantined: not applied, handed to `quarantine` as a Reject
+// with reason kClockSkew whose detail names the writing site and the skew, and counted in
+// ReadStats::quarantined. An observed_at (export, twin) that far ahead fails the read
+// (kInvalidInput) before anything is applied. Without the guard a site whose clock runs ahead
+// would win every conflict until real time caught up with its stamps.
+struct ClockGuard {
+  // How far ahead of the clock a stamp may be, in milliseconds. 0 (default): no guard.
+  uint64_t max_offset_ms = 0;
+  // The ingesting site's clock in milliseconds since the epoch. Default (empty): the system clock.
+  std::function<uint64_t()> now_ms;
+  // The ingesting site's name, for the report. Default empty: "this site".
+  std::string ingesting_site;
+  // Where quarantined lines go. Default null: to the read's reject sink.
+  RejectSink* quarantine = nullptr;
+};
+
 // What a read saw. Line counts come from the LineReader.
 struct ReadStats {
   LineStats lines;
+  uint64_t quarantined = 0;   // lines the clock guard held back (not applied, not in `rejected`)
+  uint64_t deletes_held = 0;  // 3-way: deletes not written because a snapshot line was unreadable
   uint64_t rejected = 0;   // rejects of this read (reader's own and the line reader's)
   uint64_t records = 0;    // lines turned into a delta
   uint64_t creates = 0;    // deltas that create or replace a whole record
@@ -70,6 +92,8 @@ struct ExportReadOptions {
   // The export was made with keys excluded: symmetric keys are unknown (neither written nor
   // removed), the rest of `authentication` is read as usual. Default false.
   bool keys_excluded = false;
+  // Default: no guard.
+  ClockGuard clock_guard = {};
 };
 
 // Reads a bulk export without a base: each record becomes one delta at observed_at that writes
@@ -82,7 +106,11 @@ Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& opti
 
 // Reads a bulk export against `base` (the export the snapshot's site was seeded from): only fields
 // that differ from the base become writes (set or remove, per field) of the site at observed_at;
-// records missing from the snapshot but in the base become deletes; records not in the base
+// records missing from the snapshot but in the base become deletes (none when a snapshot line was
+// rejected before its key was known: it may be the missing record's line, so every delete is held
+// back and counted in deletes_held, as they are when the snapshot holds no readable record at all:
+// an empty, binary or wrong file would otherwise delete the whole fleet; a rejected line whose key
+// is known keeps its record, unchanged); records not in the base
 // become whole-record writes as in ReadExport; records equal to the base give nothing.
 // Memory: the base is read once into an index of (key, 128-bit hash of its record document, byte
 // offset) per record — about 100 bytes plus the key per record, independent of document sizes —
@@ -110,6 +138,8 @@ struct TwinReadOptions {
   Hlc observed_at = 0;
   // Default kObservedAt (docs/DECISIONS.md explains why).
   TwinTagsStamp tags_stamp = TwinTagsStamp::kObservedAt;
+  // Default: no guard.
+  ClockGuard clock_guard = {};
 };
 
 // Reads twins, one JSON object a line. Each leaf of properties.desired/reported becomes a value
@@ -130,6 +160,8 @@ struct NotificationReadOptions {
   std::map<std::string, std::string> hub_sites;
   // When not empty, every notification is attributed to this site (the --site option).
   std::string site_override;
+  // Default: no guard.
+  ClockGuard clock_guard = {};
 };
 
 // Reads notifications, one message a line: {"properties": {...}, "systemProperties": {...},
@@ -141,6 +173,8 @@ struct NotificationReadOptions {
 //                  $metadata stamps where present, nulls remove);
 //   replaceTwin -> set of the tags and desired sections present in the body.
 // Stamp: operationTimestamp, else iothub-enqueuedtime (ISO-8601 or epoch milliseconds).
+// iothub-message-schema, when present, must go with the opType (create/delete: a
+// ...LifecycleNotification; updateTwin/replaceTwin: twinChangeNotification), else kInvalidEnum.
 // Duplicates give identical deltas, so they are harmless.
 Result<ReadStats> ReadNotifications(LineReader& messages, const NotificationReadOptions& options,
                                     RejectSink* rejects, const DeltaSink& sink);
@@ -150,6 +184,8 @@ Result<ReadStats> ReadNotifications(LineReader& messages, const NotificationRead
 struct MetaReadOptions {
   // The site the metadata was written at. REQUIRED.
   std::string site;
+  // Default: no guard.
+  ClockGuard clock_guard = {};
 };
 
 // Reads {"namespace", "key", "updatedAt", "doc": {...}} lines (optional "deleted": true): a replace

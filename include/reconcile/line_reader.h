@@ -8,6 +8,7 @@
 //   - the line ending is LF or CRLF (a CR before the LF is dropped); the last line may lack one;
 //   - a UTF-8 byte order mark at the start of the file is dropped;
 //   - a line that is empty or only spaces/tabs is blank: counted, skipped;
+//   - a line holding a NUL byte is rejected (kBinaryData): binary, compressed or UTF-16 input;
 //   - a line that is not well-formed UTF-8 is rejected (kInvalidUtf8);
 //   - a line whose first non-blank byte is not '{' is skipped and counted (the hub may write a
 //     comment or warning line first; reject files written by FileRejectSink have '#' headers);
@@ -53,7 +54,7 @@ struct LineStats {
   uint64_t lines = 0;     // every line seen
   uint64_t blank = 0;     // empty or whitespace-only
   uint64_t skipped = 0;   // first non-blank byte not '{'
-  uint64_t rejected = 0;  // too long or invalid UTF-8 (rejected by the reader itself)
+  uint64_t rejected = 0;  // too long, NUL bytes or invalid UTF-8 (rejected by the reader)
   uint64_t returned = 0;  // handed to the caller
   uint64_t bytes = 0;     // bytes consumed
 };

@@ -47,6 +47,9 @@ enum class RejectReason : int {
   kInvalidScope = 19,         // deviceScope/parentScopes not "ms-azure-iot-edge://<id>-<gen>"
   kDuplicateRecord = 20,      // the same key twice in one export that must be unique
   kInvalidErrorCode = 21,     // importErrors.log: errorCode is not a number
+  kBinaryData = 22,           // a NUL byte: binary, compressed or UTF-16 input, not JSON Lines
+  kNumberOutOfRange = 23,     // an integer in tags/properties outside IoT Hub's +-2^52 range
+  kClockSkew = 24,            // quarantined: a stamp too far ahead of the ingesting site's clock
 };
 
 // "line-too-long", "invalid-utf8", ... (kebab-case, stable).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "lib/core/hash.h"
 #include "reconcile/iothub_plan.h"
@@ -35,6 +36,30 @@ Invalid WrongType(std::string_view field, std::string_view want) {
   return {RejectReason::kWrongType, "'" + std::string(field) + "' must be " + std::string(want)};
 }
 
+// IoT Hub's integer range in tags and properties: -2^52 .. 2^52-1.
+constexpr int64_t kMinTwinInteger = -(int64_t{1} << 52);
+constexpr int64_t kMaxTwinInteger = (int64_t{1} << 52) - 1;
+
+bool IntegerInTwinRange(const json& node) {
+  if (node.is_number_unsigned()) return node.get<uint64_t>() <= uint64_t{kMaxTwinInteger};
+  if (node.is_number_integer()) {
+    const int64_t v = node.get<int64_t>();
+    return v >= kMinTwinInteger && v <= kMaxTwinInteger;
+  }
+  return true;
+}
+
+// C1 control characters (U+0080..U+009F, UTF-8 C2 80..C2 9F): IoT Hub forbids them in twin keys
+// like the C0 ones, which ValidateSegment already refuses.
+bool HasC1Control(std::string_view key) {
+  for (size_t i = 0; i + 1 < key.size(); ++i) {
+    const auto lead = static_cast<unsigned char>(key[i]);
+    const auto next = static_cast<unsigned char>(key[i + 1]);
+    if (lead == 0xC2 && next >= 0x80 && next <= 0x9F) return true;
+  }
+  return false;
+}
+
 // Walks a section below its top level; `depth` is the depth of `node`'s members.
 std::optional<Invalid> WalkSection(const json& node, std::string_view section, std::string& path,
                                    size_t depth) {
@@ -51,6 +76,11 @@ std::optional<Invalid> WalkSection(const json& node, std::string_view section, s
     }
     return std::nullopt;
   }
+  if (!IntegerInTwinRange(node)) {
+    return Invalid{RejectReason::kNumberOutOfRange,
+                   "integer at '" + std::string(section) + path +
+                       "' is outside IoT Hub's range -4503599627370496..4503599627370495"};
+  }
   if (!node.is_object()) return std::nullopt;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string& key = it.key();
@@ -59,6 +89,10 @@ std::optional<Invalid> WalkSection(const json& node, std::string_view section, s
     if (!s.ok()) {
       return Invalid{RejectReason::kInvalidTwinKey,
                      "in '" + std::string(section) + path + "': " + s.message()};
+    }
+    if (HasC1Control(key)) {
+      return Invalid{RejectReason::kInvalidTwinKey,
+                     "in '" + std::string(section) + path + "': a key has a C1 control character"};
     }
     if (depth > kMaxSectionDepth) {
       return Invalid{RejectReason::kTooDeep, "'" + std::string(section) + path + "/" + key +
@@ -154,6 +188,60 @@ Status Diff(std::vector<std::string>& path, const json* base, const json* snap, 
   return AddSetOrRemove(path, snap, stamp, out);
 }
 
+// How many object members the JSON text names: every string followed by ':'. A linear scan,
+// cheap next to the parse; only run on text that parsed.
+size_t MembersInText(std::string_view text) {
+  size_t n = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '"') {
+      ++i;
+      continue;
+    }
+    ++i;
+    while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+    ++i;
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+      ++i;
+    }
+    if (i < text.size() && text[i] == ':') ++n;
+  }
+  return n;
+}
+
+size_t MembersInValue(const json& value) {
+  size_t n = 0;
+  if (value.is_object()) {
+    n += value.size();
+    for (const json& v : value) n += MembersInValue(v);
+  } else if (value.is_array()) {
+    for (const json& v : value) n += MembersInValue(v);
+  }
+  return n;
+}
+
+// The first name that appears twice in one object of `text` (which parsed). Slow path: only
+// called once a duplicate is known to exist.
+std::string FirstDuplicateName(std::string_view text) {
+  std::vector<std::vector<std::string>> open;
+  std::string found;
+  json::parser_callback_t find = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open.emplace_back();
+    if (event == json::parse_event_t::object_end && !open.empty()) open.pop_back();
+    if (event == json::parse_event_t::key && found.empty() && !open.empty()) {
+      const std::string& name = parsed.get_ref<const std::string&>();
+      std::vector<std::string>& names = open.back();
+      if (std::find(names.begin(), names.end(), name) != names.end()) found = name;
+      names.push_back(name);
+    }
+    return true;
+  };
+  const json parsed = json::parse(text.begin(), text.end(), find, /*allow_exceptions=*/false);
+  (void)parsed;
+  return found;
+}
+
 }  // namespace
 
 std::optional<Invalid> ParseObject(std::string_view text, json* out) {
@@ -163,6 +251,14 @@ std::optional<Invalid> ParseObject(std::string_view text, json* out) {
   }
   if (!out->is_object()) {
     return Invalid{RejectReason::kNotAnObject, "the line is not a JSON object"};
+  }
+  // The parser keeps the last of two equal names in one object: the line says two things and
+  // which one the hub meant is unknown, so it is rejected rather than read one way.
+  if (MembersInText(text) != MembersInValue(*out)) {
+    std::string name = FirstDuplicateName(text);
+    if (name.size() > 64) name = name.substr(0, 64) + "...";
+    return Invalid{RejectReason::kInvalidJson,
+                   "the name '" + name + "' appears twice in one object"};
   }
   return std::nullopt;
 }
@@ -495,6 +591,67 @@ std::optional<Invalid> WriteWithMetadata(const json& section, const json* meta, 
     }
   }
   return std::nullopt;
+}
+
+std::string FormatDuration(uint64_t ms) {
+  const uint64_t hours = ms / 3'600'000;
+  const uint64_t minutes = ms / 60'000 % 60;
+  const uint64_t millis = ms % 60'000;
+  std::string seconds = std::to_string(millis / 1000);
+  if (millis % 1000 != 0) {
+    std::string frac = std::to_string(1000 + millis % 1000).substr(1);
+    while (frac.back() == '0') frac.pop_back();
+    seconds += "." + frac;
+  }
+  std::string out;
+  if (hours > 0) out += std::to_string(hours) + "h ";
+  if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m ";
+  return out + seconds + "s";
+}
+
+namespace {
+
+uint64_t GuardNowMs(const ClockGuard& guard) {
+  if (guard.now_ms) return guard.now_ms();
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+// How far `hlc` is beyond the guard's limit: 0 when within it (or the guard is off), else its
+// distance ahead of the clock in milliseconds.
+uint64_t AheadBeyondLimit(const ClockGuard& guard, Hlc hlc) {
+  if (guard.max_offset_ms == 0) return 0;
+  const uint64_t now = GuardNowMs(guard);
+  const uint64_t at = HlcMillis(hlc);
+  if (at <= now || at - now <= guard.max_offset_ms) return 0;
+  return at - now;
+}
+
+std::string ClockName(const ClockGuard& guard) {
+  return guard.ingesting_site.empty() ? std::string("this site's clock")
+                                      : "the clock of '" + guard.ingesting_site + "'";
+}
+
+}  // namespace
+
+std::optional<Invalid> CheckClock(const ClockGuard& guard, const RecordState& delta,
+                                  std::string_view site) {
+  if (guard.max_offset_ms == 0) return std::nullopt;
+  const Hlc newest = delta.MaxHlc();
+  const uint64_t ahead = AheadBeyondLimit(guard, newest);
+  if (ahead == 0) return std::nullopt;
+  return Invalid{RejectReason::kClockSkew,
+                 "site '" + std::string(site) + "' stamped " + FormatIso8601(newest) + ", " +
+                     FormatDuration(ahead) + " ahead of " + ClockName(guard) + " (max offset " +
+                     FormatDuration(guard.max_offset_ms) + ")"};
+}
+
+Status CheckObservedAt(const ClockGuard& guard, Hlc observed_at, std::string_view what) {
+  const uint64_t ahead = AheadBeyondLimit(guard, observed_at);
+  if (ahead == 0) return Status::Ok();
+  return Status::InvalidInput(std::string(what) + ": observed-at " + FormatIso8601(observed_at) +
+                              " is " + FormatDuration(ahead) + " ahead of " + ClockName(guard) +
+                              " (max offset " + FormatDuration(guard.max_offset_ms) + ")");
 }
 
 Hash128 HashText(std::string_view text) {

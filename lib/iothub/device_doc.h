@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reconcile/iothub.h"
 #include "reconcile/key.h"
 #include "reconcile/line_reader.h"
 #include "reconcile/record.h"
@@ -129,11 +130,24 @@ Hash128 HashText(std::string_view text);
 // Hash of a normalized export device (doc and unknown flag).
 Hash128 HashExportDevice(const ExportDevice& dev);
 
+// "1h 0m 0s", "4m 59.5s", "0.25s": a duration in milliseconds for people.
+std::string FormatDuration(uint64_t ms);
+
+// The clock guard's verdict on the delta of one line written for `site`: kClockSkew, naming the
+// site and the skew, when its greatest stamp is more than guard.max_offset_ms ahead of the guard's
+// clock; nullopt otherwise (and always when the guard is off).
+std::optional<Invalid> CheckClock(const ClockGuard& guard, const RecordState& delta,
+                                  std::string_view site);
+// The same for an observed-at time given to a whole read: kInvalidInput naming the skew.
+Status CheckObservedAt(const ClockGuard& guard, Hlc observed_at, std::string_view what);
+
 // Reads every line of `reader`, calling fn(line, &invalid) for each; an `invalid` set by fn is
-// sent to `rejects` as a reject of that line. Returns fn's first non-OK status or a sink/I/O
-// error; counts into *rejected.
+// sent to `rejects` as a reject of that line, or, when its reason is kClockSkew, to `quarantine`
+// (`rejects` when null) and counted in *quarantined instead. Returns fn's first non-OK status or a
+// sink/I/O error; counts into *rejected.
 template <typename Fn>
-Status ForEachLine(LineReader& reader, RejectSink* rejects, uint64_t* rejected, Fn&& fn) {
+Status ForEachLine(LineReader& reader, RejectSink* rejects, RejectSink* quarantine,
+                   uint64_t* rejected, uint64_t* quarantined, Fn&& fn) {
   Line line;
   const uint64_t before = reader.stats().rejected;
   while (true) {
@@ -143,15 +157,22 @@ Status ForEachLine(LineReader& reader, RejectSink* rejects, uint64_t* rejected, 
     std::optional<Invalid> invalid;
     RECONCILE_RETURN_IF_ERROR(fn(line, &invalid));
     if (invalid) {
-      ++*rejected;
-      if (rejects) {
+      const bool held = invalid->reason == RejectReason::kClockSkew && quarantined != nullptr;
+      ++*(held ? quarantined : rejected);
+      RejectSink* to = held && quarantine != nullptr ? quarantine : rejects;
+      if (to) {
         Reject r{reader.name(), line.number, invalid->reason, std::move(invalid->detail)};
-        RECONCILE_RETURN_IF_ERROR(rejects->Add(r, line.text));
+        RECONCILE_RETURN_IF_ERROR(to->Add(r, line.text));
       }
     }
   }
   *rejected += reader.stats().rejected - before;
   return Status::Ok();
+}
+
+template <typename Fn>
+Status ForEachLine(LineReader& reader, RejectSink* rejects, uint64_t* rejected, Fn&& fn) {
+  return ForEachLine(reader, rejects, nullptr, rejected, nullptr, std::forward<Fn>(fn));
 }
 
 }  // namespace reconcile::iothub

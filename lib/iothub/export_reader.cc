@@ -17,7 +17,7 @@ Status CheckOptions(const ExportReadOptions& options) {
   if (options.observed_at == 0) {
     return Status::InvalidInput("export read: observed_at is required");
   }
-  return Status::Ok();
+  return iothub::CheckObservedAt(options.clock_guard, options.observed_at, "export read");
 }
 
 // A delta that failed to build (a path core refused) becomes a reject of the line.
@@ -27,6 +27,11 @@ Invalid DeltaError(const Status& s) {
                             : RejectReason::kInvalidTwinKey;
   return Invalid{reason, s.message()};
 }
+
+// Hash128 is already uniformly distributed: its first half is a fine bucket hash.
+struct RawLineHash {
+  size_t operator()(const iothub::Hash128& h) const { return static_cast<size_t>(h.a); }
+};
 
 struct BaseEntry {
   uint64_t offset = 0;
@@ -70,8 +75,11 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
   ReadStats stats;
 
-  // 1. Index the base: key -> (offset, hash). Its rejects count with this read's.
+  // 1. Index the base: key -> (offset, hash). Its rejects count with this read's. A second index
+  // by the hash of each line's bytes lets a snapshot line the base holds byte for byte (most of
+  // them, after an outage) skip parsing: it can hold no change.
   std::unordered_map<std::string, BaseEntry> index;
+  std::unordered_map<iothub::Hash128, BaseEntry*, RawLineHash> by_text;
   Status s = iothub::ForEachLine(
       base, rejects, &stats.rejected,
       [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
@@ -86,17 +94,36 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
         }
         it->second =
             BaseEntry{line.offset, line.number, iothub::HashExportDevice(dev), true, false};
+        by_text.emplace(iothub::HashText(line.text), &it->second);
         return Status::Ok();
       });
   RECONCILE_RETURN_IF_ERROR(s);
 
-  // 2. Stream the snapshot against the index.
+  // 2. Stream the snapshot against the index. A rejected line whose key is known keeps its
+  // record as it was (marked seen); one whose key is unknown may be any missing record's line.
   std::string base_text;
+  uint64_t keyless_rejects = 0;
+  uint64_t readable = 0;
   s = iothub::ForEachLine(
       snapshot, rejects, &stats.rejected,
       [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        if (auto same = by_text.find(iothub::HashText(line.text));
+            same != by_text.end() && !same->second->seen) {
+          same->second->seen = true;
+          ++readable;
+          ++stats.unchanged;
+          return Status::Ok();
+        }
         ExportDevice dev;
-        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) return Status::Ok();
+        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) {
+          if (!dev.key) {
+            ++keyless_rejects;
+          } else if (auto known = index.find(dev.key->Encode()); known != index.end()) {
+            known->second.seen = true;
+          }
+          return Status::Ok();
+        }
+        ++readable;
         auto [it, inserted] = index.try_emplace(dev.key->Encode());
         BaseEntry& entry = it->second;
         if (entry.seen) {
@@ -145,6 +172,13 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   std::vector<std::string> gone;
   for (const auto& [encoded, entry] : index) {
     if (entry.in_base && !entry.seen) gone.push_back(encoded);
+  }
+  // A line rejected before its key was known may be the line of any record missing here; and
+  // an empty, binary or wrong snapshot would delete the whole fleet.
+  keyless_rejects += snapshot.stats().rejected;
+  if ((keyless_rejects > 0 || readable == 0) && !gone.empty()) {
+    stats.deletes_held = gone.size();
+    gone.clear();
   }
   std::sort(gone.begin(), gone.end());
   for (const std::string& encoded : gone) {

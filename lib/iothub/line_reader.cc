@@ -1,5 +1,6 @@
 #include "reconcile/line_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,12 @@ Result<bool> LineReader::ReadRaw(std::istream& in, std::string* out, bool* too_l
         out->clear();
         out->shrink_to_fit();
       } else {
+        // A line longer than one buffer reserves the limit at once: pages are only touched as
+        // the line fills them, and doubling would leave every smaller copy behind in the heap
+        // (a 16 MiB limit then cost about 32 MiB of resident memory).
+        if (out->size() + seg > out->capacity() && out->size() + seg > buffer_.size()) {
+          out->reserve(limit);
+        }
         out->append(start, seg);
       }
     }
@@ -167,6 +174,19 @@ Result<bool> LineReader::Next(Line* line, RejectSink* rejects) {
     size_t first = text.find_first_not_of(" \t");
     if (first == std::string_view::npos) {
       ++stats_.blank;
+      continue;
+    }
+    // JSON text never holds a raw NUL: the input is binary, compressed or UTF-16, and a line of
+    // it may not start with '{' either, so it must be rejected before the skip rule below.
+    if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+      ++stats_.rejected;
+      if (rejects) {
+        const size_t at = static_cast<size_t>(static_cast<const char*>(nul) - text.data());
+        Reject r{name_, number_, RejectReason::kBinaryData,
+                 "NUL byte at byte " + std::to_string(at) +
+                     " (binary, compressed or UTF-16 input is not JSON Lines)"};
+        RECONCILE_RETURN_IF_ERROR(rejects->Add(r, text));
+      }
       continue;
     }
     size_t bad = 0;

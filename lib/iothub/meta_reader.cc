@@ -13,7 +13,7 @@ Result<ReadStats> ReadMeta(LineReader& lines, const MetaReadOptions& options, Re
   using iothub::Invalid;
   using iothub::json;
   Status s = iothub::ForEachLine(
-      lines, rejects, &stats.rejected,
+      lines, rejects, options.clock_guard.quarantine, &stats.rejected, &stats.quarantined,
       [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
         json obj;
         if ((*invalid = iothub::ParseObject(line.text, &obj))) return Status::Ok();
@@ -52,11 +52,16 @@ Result<ReadStats> ReadMeta(LineReader& lines, const MetaReadOptions& options, Re
           }
           deleted = d->get<bool>();
         }
-        ++stats.records;
         if (deleted) {
+          RecordState gone = DeleteDelta(stamp);
+          if ((*invalid = iothub::CheckClock(options.clock_guard, gone, options.site))) {
+            return Status::Ok();
+          }
+          ++stats.records;
           ++stats.deletes;
-          return sink(*k, DeleteDelta(stamp));
+          return sink(*k, std::move(gone));
         }
+        ++stats.records;
         const json* doc = member("doc");
         if (doc == nullptr) {
           --stats.records;
@@ -72,6 +77,10 @@ Result<ReadStats> ReadMeta(LineReader& lines, const MetaReadOptions& options, Re
         if (!delta.ok()) {
           --stats.records;
           *invalid = Invalid{RejectReason::kInvalidMetaKey, delta.status().message()};
+          return Status::Ok();
+        }
+        if ((*invalid = iothub::CheckClock(options.clock_guard, *delta, options.site))) {
+          --stats.records;
           return Status::Ok();
         }
         ++stats.creates;

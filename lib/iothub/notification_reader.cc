@@ -164,9 +164,27 @@ std::optional<Invalid> ReplaceTwinDelta(const json& body, const Stamp& stamp, Re
 
 struct Notification {
   std::optional<Key> key;
+  std::string site;  // the writing site's name
   RecordState delta;
   enum { kCreate, kPatch, kDelete } kind = kPatch;
 };
+
+// iothub-message-schema, when present, names the kind of event; a lifecycle opType under a twin
+// schema (or a digital twin's JSON patch under updateTwin) would be read as something it is not.
+std::optional<Invalid> CheckSchema(const json& props, const std::string& op_type) {
+  const json* schema = iothub::PresentMember(props, "iothub-message-schema");
+  if (schema == nullptr) return std::nullopt;
+  if (!schema->is_string()) {
+    return Invalid{RejectReason::kWrongType, "'iothub-message-schema' must be a string"};
+  }
+  const std::string& name = schema->get_ref<const std::string&>();
+  const bool twin_op = op_type == "updateTwin" || op_type == "replaceTwin";
+  const bool fits =
+      twin_op ? name == "twinChangeNotification" : name.ends_with("LifecycleNotification");
+  if (fits) return std::nullopt;
+  return Invalid{RejectReason::kInvalidEnum, "'iothub-message-schema' '" + name.substr(0, 64) +
+                                                 "' does not go with opType '" + op_type + "'"};
+}
 
 std::optional<Invalid> ParseNotification(const json& msg, const NotificationReadOptions& options,
                                          Notification* out) {
@@ -182,12 +200,19 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
   if (op == nullptr) return Missing("opType");
   if (!op->is_string()) return Invalid{RejectReason::kWrongType, "'opType' must be a string"};
   const std::string& op_type = op->get_ref<const std::string&>();
+  const bool known_op = op_type == "createDeviceIdentity" || op_type == "createModuleIdentity" ||
+                        op_type == "deleteDeviceIdentity" || op_type == "deleteModuleIdentity" ||
+                        op_type == "updateTwin" || op_type == "replaceTwin";
+  if (known_op) {
+    if (auto bad = CheckSchema(*props, op_type)) return bad;
+  }
 
   // Site.
   std::string site_name = options.site_override;
   if (site_name.empty()) {
     const json* hub = iothub::PresentMember(*props, "hubName");
-    if (hub == nullptr || !hub->is_string()) return Missing("hubName");
+    if (hub == nullptr) return Missing("hubName");
+    if (!hub->is_string()) return Invalid{RejectReason::kWrongType, "'hubName' must be a string"};
     const std::string& name = hub->get_ref<const std::string&>();
     auto it = options.hub_sites.find(name);
     if (it == options.hub_sites.end()) it = options.hub_sites.find(name.substr(0, name.find('.')));
@@ -210,6 +235,7 @@ std::optional<Invalid> ParseNotification(const json& msg, const NotificationRead
     return Missing("operationTimestamp");
   }
   const Stamp stamp{hlc, SiteId::FromName(site_name)};
+  out->site = site_name;
 
   // Key.
   const json* device_id = iothub::PresentMember(*props, "deviceId");
@@ -273,28 +299,29 @@ Result<ReadStats> ReadNotifications(LineReader& messages, const NotificationRead
         ValidateSiteName(options.site_override).WithContext("notification read: site"));
   }
   ReadStats stats;
-  Status s = iothub::ForEachLine(messages, rejects, &stats.rejected,
-                                 [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-                                   json msg;
-                                   if ((*invalid = iothub::ParseObject(line.text, &msg)))
-                                     return Status::Ok();
-                                   Notification n;
-                                   if ((*invalid = ParseNotification(msg, options, &n)))
-                                     return Status::Ok();
-                                   ++stats.records;
-                                   switch (n.kind) {
-                                     case Notification::kCreate:
-                                       ++stats.creates;
-                                       break;
-                                     case Notification::kDelete:
-                                       ++stats.deletes;
-                                       break;
-                                     case Notification::kPatch:
-                                       ++stats.patches;
-                                       break;
-                                   }
-                                   return sink(*n.key, std::move(n.delta));
-                                 });
+  Status s = iothub::ForEachLine(
+      messages, rejects, options.clock_guard.quarantine, &stats.rejected, &stats.quarantined,
+      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        json msg;
+        if ((*invalid = iothub::ParseObject(line.text, &msg))) return Status::Ok();
+        Notification n;
+        if ((*invalid = ParseNotification(msg, options, &n))) return Status::Ok();
+        if ((*invalid = iothub::CheckClock(options.clock_guard, n.delta, n.site)))
+          return Status::Ok();
+        ++stats.records;
+        switch (n.kind) {
+          case Notification::kCreate:
+            ++stats.creates;
+            break;
+          case Notification::kDelete:
+            ++stats.deletes;
+            break;
+          case Notification::kPatch:
+            ++stats.patches;
+            break;
+        }
+        return sink(*n.key, std::move(n.delta));
+      });
   RECONCILE_RETURN_IF_ERROR(s);
   stats.lines = messages.stats();
   return stats;

@@ -50,6 +50,12 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "duplicate-record";
     case RejectReason::kInvalidErrorCode:
       return "invalid-error-code";
+    case RejectReason::kBinaryData:
+      return "binary-data";
+    case RejectReason::kNumberOutOfRange:
+      return "number-out-of-range";
+    case RejectReason::kClockSkew:
+      return "clock-skew";
   }
   return "unknown";
 }

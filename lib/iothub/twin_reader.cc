@@ -59,7 +59,12 @@ std::optional<Invalid> TwinDelta(const json& twin, const TwinReadOptions& option
     const json* when = iothub::PresentMember(twin, "statusUpdateTime");
     Hlc at = 0;
     // The hub writes 0001-01-01T00:00:00Z for "never": no usable stamp, status is not written.
-    if (when != nullptr && when->is_string() && !iothub::ParseTimestamp(*when, "", &at)) {
+    // Any other time must parse: a garbled one is a bad line, not "never".
+    const bool never =
+        when == nullptr ||
+        (when->is_string() && when->get_ref<const std::string&>().starts_with("0001-"));
+    if (!never) {
+      if (auto bad = iothub::ParseTimestamp(*when, "statusUpdateTime", &at)) return bad;
       Result<RecordState> set =
           SetDelta(Path().Child("status"), json(*s), Stamp{at, site}, PathRules::kTwin);
       if (!set.ok()) return Invalid{RejectReason::kInvalidEnum, set.status().message()};
@@ -88,22 +93,25 @@ Result<ReadStats> ReadTwins(LineReader& twins, const TwinReadOptions& options, R
                             const DeltaSink& sink) {
   RECONCILE_RETURN_IF_ERROR(ValidateSiteName(options.site).WithContext("twin read: site"));
   if (options.observed_at == 0) return Status::InvalidInput("twin read: observed_at is required");
+  RECONCILE_RETURN_IF_ERROR(
+      iothub::CheckObservedAt(options.clock_guard, options.observed_at, "twin read"));
   const SiteId site = SiteId::FromName(options.site);
   ReadStats stats;
-  Status s = iothub::ForEachLine(twins, rejects, &stats.rejected,
-                                 [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-                                   json twin;
-                                   if ((*invalid = iothub::ParseObject(line.text, &twin)))
-                                     return Status::Ok();
-                                   std::optional<Key> key;
-                                   RecordState delta;
-                                   if ((*invalid = TwinDelta(twin, options, site, &key, &delta)))
-                                     return Status::Ok();
-                                   if (delta.empty()) return Status::Ok();
-                                   ++stats.records;
-                                   ++stats.patches;
-                                   return sink(*key, std::move(delta));
-                                 });
+  Status s = iothub::ForEachLine(
+      twins, rejects, options.clock_guard.quarantine, &stats.rejected, &stats.quarantined,
+      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        json twin;
+        if ((*invalid = iothub::ParseObject(line.text, &twin))) return Status::Ok();
+        std::optional<Key> key;
+        RecordState delta;
+        if ((*invalid = TwinDelta(twin, options, site, &key, &delta))) return Status::Ok();
+        if (delta.empty()) return Status::Ok();
+        if ((*invalid = iothub::CheckClock(options.clock_guard, delta, options.site)))
+          return Status::Ok();
+        ++stats.records;
+        ++stats.patches;
+        return sink(*key, std::move(delta));
+      });
   RECONCILE_RETURN_IF_ERROR(s);
   stats.lines = twins.stats();
   return stats;

@@ -17,9 +17,9 @@ reconcile::Status CommandRejects::Add(const reconcile::Reject& reject, std::stri
 
 reconcile::Status CommandRejects::Close() {
   if (count_ > kMaxPrinted) {
-    PrintError("... and " + std::to_string(count_ - kMaxPrinted) + " more rejected lines");
+    PrintError("... and " + std::to_string(count_ - kMaxPrinted) + " more " + what_ + " lines");
   }
-  if (count_ > 0) PrintError(std::to_string(count_) + " rejected lines written to " + path_);
+  if (count_ > 0) PrintError(std::to_string(count_) + " " + what_ + " lines written to " + path_);
   if (file_) return file_->Close();
   return reconcile::Status::Ok();
 }

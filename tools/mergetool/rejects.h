@@ -14,7 +14,9 @@ class CommandRejects final : public reconcile::RejectSink {
  public:
   static constexpr uint64_t kMaxPrinted = 20;
 
-  explicit CommandRejects(std::string path) : path_(std::move(path)) {}
+  // `what` says what became of the lines in the closing summary ("rejected", "quarantined").
+  explicit CommandRejects(std::string path, std::string what = "rejected")
+      : path_(std::move(path)), what_(std::move(what)) {}
   reconcile::Status Add(const reconcile::Reject& reject, std::string_view raw_line) override;
   // Closes the file and prints how many were not shown; kIoError when the file failed.
   reconcile::Status Close();
@@ -24,6 +26,7 @@ class CommandRejects final : public reconcile::RejectSink {
 
  private:
   std::string path_;
+  std::string what_;
   std::unique_ptr<reconcile::FileRejectSink> file_;
   uint64_t count_ = 0;
 };
