@@ -5,8 +5,7 @@
 //   - the hubs' own registries and exports (inputs, and copies of them kept as evidence);
 //   - the import plan for the primary hub (DECISIONS I14: create/update lines carry the merged
 //     keys unless --no-keys), including the retry plan and the failed lines it re-plans;
-//   - `mergetool export` in the export format: the merged registry as ExportImportDevice lines,
-//     the store's content in the hub's own import format (see the report of issue 7);
+//   - `mergetool export --keys` (asked for by name; without --keys export writes fingerprints);
 //   - the store's data files (SST, WAL, backups): the merged state holds the keys the plan needs.
 // X.509 thumbprints are fingerprints of public certificates, not secrets: not searched.
 #include <gtest/gtest.h>
@@ -269,10 +268,13 @@ TEST(Secrets, EverySubcommandLeaksNoKey) {
   run({"merge", "p", "s"});
   run({"export", "p", "--format", "twin"});
   run({"export", "p", "--kind", "meta"});
-  CliResult exported = RunCli({kMergetool, "export", "p"}, dir.path(), dir.path());
-  EXPECT_EQ(exported.exit_code, 0);
-  scan.Text("stderr of 'mergetool export p'", exported.err);
+  run({"export", "p"});
   run({"export", "p", "-o", "export.txt"});
+  // With --keys the export holds the keys as they are: the scan can see them.
+  CliResult with_keys = RunCli({kMergetool, "export", "p", "--keys"}, dir.path(), dir.path());
+  EXPECT_EQ(with_keys.exit_code, 0);
+  EXPECT_FALSE(scanner.Find(with_keys.out).empty()) << "export --keys does not write the keys";
+  scan.Text("stderr of 'mergetool export p --keys'", with_keys.err);
   run({"digest", "p"});
   run({"diff", "p", "s"});
   run({"diff", "p", "s", "--json"});
@@ -313,7 +315,6 @@ TEST(Secrets, EverySubcommandLeaksNoKey) {
       "^((base|primary|secondary)\\.txt"                      // the hubs' exports (inputs)
       "|events\\.jsonl"                                       // the input with a key in a body
       "|hubs/contoso-(weu|neu)/export/devices\\.txt"          // the same, in the hub folders
-      "|export\\.txt"                                         // mergetool export (see above)
       "|plan/devices-[0-9]+\\.txt"                            // the import plan (I14)
       "|retry/devices-[0-9]+\\.txt|retry/retry-[0-9]+\\.txt"  // the retry plan (I14)
       "|work/plan/devices-[0-9]+\\.txt"                       // the failback's import plan
@@ -329,7 +330,7 @@ TEST(Secrets, EverySubcommandLeaksNoKey) {
 
   // Not vacuous: keys are where they must be, and gone where --no-keys says.
   EXPECT_TRUE(scan.HoldsKeys(dir / "plan/devices-00001.txt"));
-  EXPECT_TRUE(scan.HoldsKeys(dir / "export.txt"));
+  EXPECT_FALSE(scan.HoldsKeys(dir / "export.txt"));  // fingerprints without --keys
   EXPECT_FALSE(scan.HoldsKeys(dir / "plan-no-keys/devices-00001.txt"));
   ASSERT_TRUE(fs::exists(dir / "work/plan/devices-00001.txt"));
   EXPECT_TRUE(scan.HoldsKeys(dir / "work/plan/devices-00001.txt"));

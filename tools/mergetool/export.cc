@@ -1,8 +1,11 @@
 // mergetool export STORE [--kind devices|modules|meta|all] [--format export|twin] [-o FILE]
+//                  [--keys]
+// Device keys are replaced by their fingerprints (as in reports) unless --keys asks for them.
 #include <fstream>
 #include <iostream>
 
 #include "lib/failback/store_source.h"
+#include "reconcile/conflict.h"
 #include "reconcile/iothub.h"
 #include "reconcile/store.h"
 #include "tools/mergetool/command.h"
@@ -17,6 +20,7 @@ struct ExportOptions {
   std::string kind = "all";
   std::string format = "export";
   std::string output;
+  bool keys = false;
 };
 
 // Passes on the records of the kinds asked for, counting them for the progress line.
@@ -30,11 +34,15 @@ class KindFilter final : public reconcile::MergedSource {
       auto more = inner_->Next(out);
       if (!more.ok() || !*more) return more;
       if (Wanted(out->key.kind())) {
+        if (redact_ && out->doc) out->doc = reconcile::RedactDocument(*out->doc);
         progress_.Add();
         return true;
       }
     }
   }
+
+  // Replace key material with fingerprints in every record passed on.
+  void RedactKeys() { redact_ = true; }
 
  private:
   bool Wanted(reconcile::KeyKind k) const {
@@ -48,6 +56,7 @@ class KindFilter final : public reconcile::MergedSource {
   std::unique_ptr<reconcile::MergedSource> inner_;
   std::string kind_;
   Progress& progress_;
+  bool redact_ = false;
 };
 
 // Keeps the module lines of an export (those with a top-level moduleId) and drops the devices'.
@@ -82,6 +91,7 @@ Exit RunExport(const ExportOptions& o) {
   std::ostream& sink = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
   Progress progress("export");
   KindFilter source(reconcile::failback::MakeStoreSource(**store), o.kind, progress);
+  if (!o.keys) source.RedactKeys();
   reconcile::Result<reconcile::WriteStats> stats = reconcile::Status::Internal("no writer");
   if (o.kind == "meta") {
     stats = reconcile::WriteMetaExport(source, sink);
@@ -120,6 +130,9 @@ Run SetupExport(CLI::App& sub) {
   sub.add_option("--format", o->format, "export: ExportImportDevice lines; twin: twin documents")
       ->check(CLI::IsMember({"export", "twin"}));
   sub.add_option("-o,--output", o->output, "output file (default stdout)");
+  sub.add_flag("--keys", o->keys,
+               "write device keys as they are (default: their fingerprints; the output then "
+               "holds secrets)");
   return [o] { return RunExport(*o); };
 }
 

@@ -35,7 +35,8 @@ constexpr const char* kExitCodes =
     "  0  success\n"
     "  1  failure (the store is unchanged or consistent)\n"
     "  2  usage error\n"
-    "  3  finished, but some input lines were rejected (see the rejects file)\n";
+    "  3  finished, but some input lines were rejected or quarantined (see the rejects and\n"
+    "     quarantine files)\n";
 
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
