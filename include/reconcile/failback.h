@@ -164,6 +164,10 @@ struct FailbackOptions {
   // Twin reads (JSON Lines), each with the site whose hub they were read from: a twin read of
   // the primary is the primary's write. Default: none.
   std::vector<std::pair<std::string, std::string>> twin_files;  // (site, file)
+  // Stamps from outside (twin reads, notifications, metadata) more than this far ahead of the
+  // clock (`now`, or the system clock) are quarantined: written to the rejects file with the
+  // site and the skew, not applied. 0: no guard. Default: 5 minutes.
+  uint64_t max_offset_ms = 5 * 60 * 1000;
   // Notification files (JSON Lines); each event's site comes from its hubName. Default: none.
   std::vector<std::string> notification_files;
   // Notifications' hubName -> site name. Default: the hubs' names map to the two sites.

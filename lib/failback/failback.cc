@@ -474,7 +474,13 @@ Status Orchestrator::IngestEvents(StepReport& step) {
   Result<std::unique_ptr<FileRejectSink>> rejects = Rejects("ingest-events");
   if (!rejects.ok()) return rejects.status();
   Ingest ingest(*store_);
-  uint64_t records = 0, rejected = 0, events = 0, duplicates = 0;
+  uint64_t records = 0, rejected = 0, events = 0, duplicates = 0, quarantined = 0;
+  // Stamps from outside (twin leaves, notification times, metadata) more than max_offset ahead
+  // of this machine's clock are held back, to the rejects file, with the site and the skew.
+  ClockGuard guard;
+  guard.max_offset_ms = o_.max_offset_ms;
+  if (o_.now) guard.now_ms = [this] { return HlcMillis(o_.now()); };
+  guard.ingesting_site = std::string(kWorkSite);
   for (const auto& [site, file] : o_.twin_files) {
     Result<std::unique_ptr<LineReader>> reader = LineReader::Open(file);
     if (!reader.ok()) return reader.status();
@@ -482,12 +488,15 @@ Status Orchestrator::IngestEvents(StepReport& step) {
     to.site = site;
     to.observed_at =
         site == o_.primary_site ? run_.primary_observed_at : run_.secondary_observed_at;
+    to.clock_guard = guard;
     Result<ReadStats> r = ReadTwins(**reader, to, rejects->get(), ingest.Sink());
     if (!r.ok()) return r.status().WithContext(file);
     records += r->records;
     rejected += r->rejected;
+    quarantined += r->quarantined;
   }
   NotificationReadOptions no;
+  no.clock_guard = guard;
   no.hub_sites = o_.hub_sites;
   if (no.hub_sites.empty()) {
     no.hub_sites[o_.primary->name()] = o_.primary_site;
@@ -514,22 +523,26 @@ Status Orchestrator::IngestEvents(StepReport& step) {
     if (!r.ok()) return r.status().WithContext(file);
     records += r->records;
     rejected += r->rejected;
+    quarantined += r->quarantined;
   }
   for (const auto& [site, file] : o_.meta_files) {
     Result<std::unique_ptr<LineReader>> reader = LineReader::Open(file);
     if (!reader.ok()) return reader.status();
     MetaReadOptions mo;
     mo.site = site;
+    mo.clock_guard = guard;
     Result<ReadStats> r = ReadMeta(**reader, mo, rejects->get(), ingest.Sink());
     if (!r.ok()) return r.status().WithContext(file);
     records += r->records;
     rejected += r->rejected;
+    quarantined += r->quarantined;
   }
   RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
   step.records = records;
   return Checkpoint(&ingest, StepMeta("ingest-events"),
                     {{"records", records},
-                     {"rejected", rejected},
+                     {"rejected", rejected + quarantined},
+                     {"quarantined", quarantined},
                      {"events", events},
                      {"duplicates", duplicates},
                      {"belowHorizon", ingest.below_horizon()}});

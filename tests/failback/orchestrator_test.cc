@@ -154,13 +154,22 @@ TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
   };
   const Hlc hour = MakeHlc(3'600'000, 0);
   failback_test::WriteAll(p.dir / "twins-primary.jsonl", twin_line("from-primary", o.fork_point + 2 * hour));
+  // The secondary's later read, stamped a day ahead of the run's clock, is quarantined: a skewed
+  // clock does not win.
+  Hlc now = o.fork_point + 10 * hour;
+  o.now = [&now] { return now += MakeHlc(1, 0); };
   failback_test::WriteAll(p.dir / "twins-secondary.jsonl",
-                          twin_line("from-secondary", o.fork_point + hour));
+                          twin_line("from-secondary", o.fork_point + hour) +
+                              twin_line("from-the-future", now + 24 * hour));
   o.twin_files = {{o.primary_site, p.dir / "twins-primary.jsonl"},
                   {o.secondary_site, p.dir / "twins-secondary.jsonl"}};
   auto report = RunFailback(o);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_TRUE(report->verified);
+  EXPECT_EQ(report->rejected_lines, 1u);
+  const std::string held = ReadAll(o.work_dir + "/rejects/ingest-events.txt");
+  EXPECT_NE(held.find("twins-secondary.jsonl line=2 reason=clock-skew"), std::string::npos) << held;
+  EXPECT_NE(held.find("site 'secondary'"), std::string::npos) << held;
   bool found = false;
   for (const std::string& line : failback_test::Lines(ReadAll(o.work_dir + "/conflicts.jsonl"))) {
     auto c = nlohmann::json::parse(line);
