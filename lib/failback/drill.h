@@ -37,9 +37,9 @@
 namespace reconcile::failback {
 
 struct DrillOptions {
-  // Devices in the fleet (edge gateways included). Default: 50000 (about a minute on the 2-core
-  // reference machine under load; 100000 takes about two). REQUIRES: >= 20.
-  uint64_t devices = 50000;
+  // Devices in the fleet (edge gateways included). Default: 100000 (under a minute on the idle
+  // 2-core reference machine; see DECISIONS F3). REQUIRES: >= 20.
+  uint64_t devices = 100000;
   // Seeds the fleet, the changes, the delivery order and the hubs. Default: 1.
   uint64_t seed = 1;
   // Working folder (hubs, backup, events, the failback's work folder). REQUIRED; it must not
