@@ -26,16 +26,17 @@ struct Prepared {
     auto r = failback::RunDrill(drill);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
   }
+  // The drill's simulated primary (or secondary) hub.
+  Result<std::unique_ptr<SimulatedHub>> Hub(bool primary) const {
+    return SimulatedHub::Open(failback::DrillHubDir(drill.work_dir, primary),
+                              failback::DrillHubOptions(drill.work_dir, drill.seed, primary));
+  }
 };
 
 TEST(Orchestrator, SmallFleetEndToEndVerified) {
   Prepared p(200, 5);
-  auto primary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
-  auto secondary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  auto primary = p.Hub(true);
+  auto secondary = p.Hub(false);
   ASSERT_TRUE(primary.ok() && secondary.ok());
   FailbackOptions o = failback::DrillFailbackOptions(p.drill.work_dir);
   o.primary = primary->get();
@@ -95,12 +96,8 @@ TEST(Orchestrator, SmallFleetEndToEndVerified) {
 
 TEST(Orchestrator, WithoutBaseEverySnapshotFieldIsAWriteAndStillConverges) {
   Prepared p(60, 9);
-  auto primary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
-  auto secondary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  auto primary = p.Hub(true);
+  auto secondary = p.Hub(false);
   ASSERT_TRUE(primary.ok() && secondary.ok());
   FailbackOptions o;
   o.work_dir = p.dir / "work";
@@ -120,12 +117,8 @@ TEST(Orchestrator, WithoutBaseEverySnapshotFieldIsAWriteAndStillConverges) {
 // wins over the secondary's earlier one, and the conflict report names the primary as winner.
 TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
   Prepared p(60, 9);
-  auto primary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, true),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, true));
-  auto secondary =
-      SimulatedHub::Open(failback::DrillHubDir(p.drill.work_dir, false),
-                         failback::DrillHubOptions(p.drill.work_dir, p.drill.seed, false));
+  auto primary = p.Hub(true);
+  auto secondary = p.Hub(false);
   ASSERT_TRUE(primary.ok() && secondary.ok());
   // A device both hubs hold.
   ASSERT_TRUE((*primary)->Export(p.dir / "primary-export.txt").ok());
