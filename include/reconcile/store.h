@@ -25,6 +25,11 @@
 //
 // Errors: every call returns a Status or Result; nothing throws. RocksDB failures map to kIoError
 // (and kCorruption for corrupt bytes, which a read reports instead of crashing or dropping data).
+// Checks: RocksDB's paranoid checks are on (a failed write stops all later writes of the open
+// store; table file sizes are checked at open), every read verifies block checksums, and opening
+// refuses a write-ahead log that is corrupt anywhere but in its last record (kCorruption) instead
+// of recovering up to the damage and silently dropping acknowledged batches after it; a last
+// record cut short, which is what a crash in the middle of a write leaves, is dropped.
 #ifndef RECONCILE_STORE_H_
 #define RECONCILE_STORE_H_
 
@@ -97,6 +102,14 @@ struct StoreOptions {
   // MergeFrom and CollectGarbage write in batches of at most this many bytes of encoded
   // records, so their memory does not grow with the store. Default: 4 MiB.
   size_t batch_bytes = 4u << 20;
+
+  // Open an existing store for reading only (e.g. on a read-only file system or mount): nothing
+  // in the directory is written, not even the recovery of the write-ahead log, which is replayed
+  // in memory. Reads work as usual; every write (Apply, MergeFrom, ...) fails with kUnsupported.
+  // The store's lock is still taken, so a store another Store has open is refused as usual,
+  // except on a read-only file system, where no process can be writing it. Requires an existing
+  // store (create_if_missing is ignored). Default: false.
+  bool read_only = false;
 };
 
 // One delta to join into the store: a small RecordState (operations.h) for one record.

@@ -147,11 +147,16 @@ Status PlanWriter::Open() {
         name.compare(name.size() - 4, 4, ".txt") == 0 &&
         name.find_first_not_of("0123456789", options_.file_prefix.size() + 1) == name.size() - 4;
     const bool spill = name.rfind(".spill-", 0) == 0;
-    if (numbered || spill || name == "manifest.json" || name == "plan-report.jsonl") {
+    if (numbered || spill || name == "manifest.json" || name == "manifest.json.tmp" ||
+        name == "plan-report.jsonl") {
       stale.push_back(entry.path());
     }
   }
   if (ec) return Status::IoError("cannot list '" + options_.out_dir + "': " + ec.message());
+  // The manifest goes first: a folder with a manifest is a finished plan, so a crash while the
+  // rest is removed must not leave an old manifest over a half-removed plan.
+  std::stable_partition(stale.begin(), stale.end(),
+                        [](const fs::path& p) { return p.filename() == "manifest.json"; });
   for (const fs::path& path : stale) {
     if (!fs::remove(path, ec) || ec)
       return Status::IoError("cannot remove '" + path.string() + "'");
@@ -293,11 +298,19 @@ Result<PlanSummary> PlanWriter::Finish(
         {"notRetried", summary.not_retried},
         {"reportLines", summary.report_lines}}},
   };
+  // Written aside and renamed into place, last: a manifest is never half written, and its
+  // presence means every file it lists is complete.
   summary.manifest_path = (fs::path(options_.out_dir) / "manifest.json").string();
-  std::ofstream mf(summary.manifest_path, std::ios::binary | std::ios::trunc);
+  const std::string partial = summary.manifest_path + ".tmp";
+  std::ofstream mf(partial, std::ios::binary | std::ios::trunc);
   mf << manifest.dump(2) << '\n';
   mf.close();
-  if (!mf) return Status::IoError("cannot write '" + summary.manifest_path + "'");
+  if (!mf) return Status::IoError("cannot write '" + partial + "'");
+  std::error_code renamed;
+  fs::rename(partial, summary.manifest_path, renamed);
+  if (renamed) {
+    return Status::IoError("cannot rename '" + partial + "': " + renamed.message());
+  }
   summary.report_path = report_path_;
 
   std::error_code ec;

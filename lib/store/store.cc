@@ -1,8 +1,14 @@
 // The store: opening, configuration, writes and reads. Encodings: lib/store/encoding.h.
 #include <algorithm>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
+
+#include <sys/statvfs.h>
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -82,7 +88,76 @@ KindBounds BoundsFor(std::optional<KeyKind> kind) {
   return {std::string(1, '\x01'), std::string(1, '\x02')};
 }
 
+// RocksDB's info log (DIR/LOG), written with stdio; a write that fails is dropped. RocksDB's own
+// file logger must not be used: on the write after a failed one (a full disk, a file size limit)
+// it stops the process on an assertion (Debian's librocksdb keeps them), so a full disk crashed
+// every command instead of failing it. Without a file (read-only opens) it drops every line.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  // Appends to `path`, first moving a LOG of more than 8 MiB to LOG.old; "" logs nothing.
+  explicit InfoLog(const std::string& path) : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    if (path.empty()) return;
+    std::error_code ec;
+    if (std::filesystem::file_size(path, ec) > (8u << 20) && !ec) {
+      std::filesystem::rename(path, path + ".old", ec);
+    }
+    file_ = std::fopen(path.c_str(), "a");
+  }
+  ~InfoLog() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (file_ == nullptr) return;
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+        1000000;
+    std::tm t{};
+    localtime_r(&seconds, &t);
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fprintf(file_, "%04d/%02d/%02d-%02d:%02d:%02d.%06lld ", t.tm_year + 1900, t.tm_mon + 1,
+                 t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, static_cast<long long>(micros));
+    std::vfprintf(file_, format, ap);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+    std::clearerr(file_);  // a failed write is dropped; the next one is tried again
+  }
+
+ private:
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;
+};
+
+Status LockedError(const std::string& dir, const rocksdb::Status& s) {
+  return Status::Conflict("store is locked: " + dir +
+                          " is open in another Store (in this or another process) (" +
+                          s.ToString() + ")");
+}
+
+// A failure to open, with what to do about a damaged file.
+Status OpenError(const rocksdb::Status& s, const std::string& context) {
+  Status opened = FromRocks(s, context);
+  if (!opened.IsCorruption()) return opened;
+  return Status::Corruption(opened.message() +
+                            " (a file of the store is damaged: restore the store from a backup, "
+                            "or build it again from its inputs)");
+}
+
 }  // namespace
+
+bool IsLockHeld(const rocksdb::Status& s) {
+  if (!s.IsIOError()) return false;
+  const std::string text = s.ToString();
+  return text.find("While lock file") != std::string::npos ||
+         text.find("lock hold by current process") != std::string::npos;
+}
+
+bool OnReadOnlyFileSystem(const std::string& dir) {
+  struct statvfs fs_info;
+  return statvfs(dir.c_str(), &fs_info) == 0 && (fs_info.f_flag & ST_RDONLY) != 0;
+}
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return Status::Ok();
@@ -109,6 +184,9 @@ Store::Impl::~Impl() {
     db_->Close().PermitUncheckedError();
     db_.reset();
   }
+  if (read_lock_ != nullptr) {
+    rocksdb::Env::Default()->UnlockFile(read_lock_).PermitUncheckedError();
+  }
 }
 
 Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
@@ -116,8 +194,10 @@ Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
   namespace fs = std::filesystem;
   std::error_code ec;
   bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
-  if (!exists && !options.create_if_missing) {
-    return Status::NotFound("no store in " + dir + " (create_if_missing is false)");
+  if (!exists && (!options.create_if_missing || options.read_only)) {
+    return Status::NotFound(
+        "no store in " + dir +
+        (options.read_only ? " (opening read-only)" : " (create_if_missing is false)"));
   }
   if (exists && options.error_if_exists) {
     return Status::Conflict("a store already exists in " + dir);
@@ -153,6 +233,15 @@ Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
   // Flushes of all families are atomic with respect to write batches, so a backup made with
   // flush_before_backup (or any set of flushed files) never holds half a batch.
   dbo.atomic_flush = true;
+  // RocksDB's paranoid checks (its default, stated here because we rely on them): after a failed
+  // write the database takes no more writes, and table file sizes are checked at open.
+  dbo.paranoid_checks = true;
+  // A log that is corrupt before its last record fails the open (kCorruption). The default,
+  // point-in-time recovery, would open with everything up to the damage and silently drop every
+  // acknowledged batch after it. A last record cut short (a crash inside a write) is dropped.
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Our info log (see InfoLog); a read-only open writes nothing into the directory.
+  dbo.info_log = std::make_shared<InfoLog>(options.read_only ? "" : dir + "/LOG");
 
   impl->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -184,7 +273,7 @@ Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
     // with default options (the format version check below decides whether we can use it).
     std::vector<std::string> names;
     rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(dbo, dir, &names);
-    if (!ls.ok()) return FromRocks(ls, "listing the column families of " + dir);
+    if (!ls.ok()) return OpenError(ls, "listing the column families of " + dir);
     for (const std::string& n : names) {
       bool known = std::any_of(descs.begin(), descs.end(),
                                [&](const rocksdb::ColumnFamilyDescriptor& d) { return d.name == n; });
@@ -193,14 +282,23 @@ Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
   }
 
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, dir, descs, &impl->handles_, &raw);
-  if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::Conflict("store is locked: " + dir +
-                              " is open in another Store (in this or another process) (" +
-                              s.ToString() + ")");
+  rocksdb::Status s;
+  if (options.read_only) {
+    // RocksDB's read-only mode takes no lock: take it here, so a store that a writer has open is
+    // refused as in read-write mode. On a read-only file system no process can be writing it.
+    rocksdb::Status ls = rocksdb::Env::Default()->LockFile(dir + "/LOCK", &impl->read_lock_);
+    if (!ls.ok()) {
+      impl->read_lock_ = nullptr;
+      if (IsLockHeld(ls)) return LockedError(dir, ls);
+      if (!OnReadOnlyFileSystem(dir)) return FromRocks(ls, "locking the store in " + dir);
     }
-    return FromRocks(s, "opening the store in " + dir);
+    s = rocksdb::DB::OpenForReadOnly(dbo, dir, descs, &impl->handles_, &raw);
+  } else {
+    s = rocksdb::DB::Open(dbo, dir, descs, &impl->handles_, &raw);
+  }
+  if (!s.ok()) {
+    if (IsLockHeld(s)) return LockedError(dir, s);
+    return OpenError(s, "opening the store in " + dir);
   }
   impl->db_.reset(raw);
   impl->records_ = impl->handles_[1];
@@ -229,6 +327,11 @@ Status Store::Impl::Initialize(bool fresh) {
           return Status::InvalidInput(dir_ + " holds a RocksDB database that is not a reconcile store");
         }
       }
+    }
+    if (options_.read_only) {
+      return Status::InvalidInput("the store in " + dir_ +
+                                  " was never finished (no format version); it cannot be opened "
+                                  "read-only");
     }
     if (options_.site_name.empty()) {
       return Status::InvalidInput("the store in " + dir_ +
@@ -310,7 +413,14 @@ std::shared_ptr<const PolicyTable> Store::Impl::policies() const {
   return policies_;
 }
 
+Status Store::Impl::Writable() const {
+  if (!options_.read_only) return Status::Ok();
+  return Status::Unsupported("cannot write: the store in " + dir_ + " is open read-only" +
+                             (OnReadOnlyFileSystem(dir_) ? " (on a read-only file system)" : ""));
+}
+
 Status Store::Impl::SetPolicyTable(const PolicyTable& table) {
+  RECONCILE_RETURN_IF_ERROR(Writable());
   std::unique_lock<std::shared_mutex> lock(writers_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
@@ -325,6 +435,7 @@ Status Store::Impl::SetPolicyTable(const PolicyTable& table) {
 }
 
 Status Store::Impl::SetForkPoint(Hlc hlc) {
+  RECONCILE_RETURN_IF_ERROR(Writable());
   std::unique_lock<std::shared_mutex> lock(writers_mu_);
   if (hlc <= fork_point_.load()) return Status::Ok();
   rocksdb::WriteOptions wo;
@@ -343,6 +454,7 @@ Result<ApplyResult> Store::Impl::Apply(std::span<const Delta> deltas,
                                        std::span<const MetaPut> meta,
                                        const ApplyOptions& apply_options) {
   for (const MetaPut& m : meta) RECONCILE_RETURN_IF_ERROR(ValidateMetaName(m.name));
+  RECONCILE_RETURN_IF_ERROR(Writable());
   std::shared_lock<std::shared_mutex> lock(writers_mu_);
   const Hlc horizon = horizon_.load();
   ApplyResult result;
@@ -379,13 +491,15 @@ Result<ApplyResult> Store::Impl::Apply(std::span<const Delta> deltas,
   if (batch.Count() == 0) return result;
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync || apply_options.sync;
-  RECONCILE_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "applying a batch"));
+  RECONCILE_RETURN_IF_ERROR(
+      FromRocks(db_->Write(wo, &batch), "applying a batch to the store in " + dir_));
   MarkDirty(touched);
   return result;
 }
 
 Status Store::Impl::MergeFrom(const Impl& other) {
   if (&other == this) return Status::InvalidInput("MergeFrom: a store cannot merge from itself");
+  RECONCILE_RETURN_IF_ERROR(Writable());
   std::shared_lock<std::shared_mutex> lock(writers_mu_);
   const Hlc horizon = horizon_.load();
   rocksdb::ManagedSnapshot snapshot(other.db_.get());
@@ -399,7 +513,8 @@ Status Store::Impl::MergeFrom(const Impl& other) {
   std::vector<uint32_t> touched;
   auto write = [&]() -> Status {
     if (batch.Count() == 0) return Status::Ok();
-    RECONCILE_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "MergeFrom: writing a batch"));
+    RECONCILE_RETURN_IF_ERROR(
+        FromRocks(db_->Write(wo, &batch), "MergeFrom: writing a batch to the store in " + dir_));
     MarkDirty(touched);
     batch.Clear();
     touched.clear();
@@ -451,6 +566,7 @@ Status Store::Impl::MergeFrom(const Impl& other) {
 
 Status Store::Impl::Acknowledge(const SiteId& site, Hlc hlc) {
   if (site.is_nil()) return Status::InvalidInput("Acknowledge: the nil site id names no site");
+  RECONCILE_RETURN_IF_ERROR(Writable());
   std::shared_lock<std::shared_mutex> lock(writers_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;

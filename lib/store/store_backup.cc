@@ -90,6 +90,7 @@ Status Store::RestoreBackup(const std::string& backup_dir, uint32_t id,
     rocksdb::FileLock* lock = nullptr;
     rocksdb::Status ls = env->LockFile(store_dir + "/LOCK", &lock);
     if (!ls.ok()) {
+      if (!IsLockHeld(ls)) return FromRocks(ls, "locking " + store_dir + " to restore into it");
       return Status::Conflict("store is locked: " + store_dir + " is open (" + ls.ToString() + ")");
     }
     rocksdb::IOStatus s =

@@ -21,6 +21,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 
 #include "lib/store/digest.h"
 #include "reconcile/store.h"
@@ -29,6 +30,14 @@ namespace reconcile {
 
 // Maps a RocksDB status to ours, with `context` in front of the message.
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
+
+// True when RocksDB could not take a store's LOCK because it is held (by another process, or by
+// another Store in this one). Any other failure — a read-only or full file system, a missing
+// file — is not a lock, whatever the directory is called.
+bool IsLockHeld(const rocksdb::Status& s);
+
+// True when `dir` is on a file system mounted read-only.
+bool OnReadOnlyFileSystem(const std::string& dir);
 
 // Runs `f`, turning any exception into kInternal so none crosses the public API.
 template <typename F>
@@ -79,6 +88,9 @@ class Store::Impl {
   // store_backup.cc
   Result<BackupInfo> CreateBackup(const std::string& backup_dir) const;
 
+  // OK, or kUnsupported when the store is open read-only (StoreOptions::read_only).
+  Status Writable() const;
+
   // Marks the digest buckets of written keys (or all) for recomputation.
   void MarkDirty(const std::vector<uint32_t>& buckets);
   void MarkAllDirty();
@@ -112,6 +124,7 @@ class Store::Impl {
   std::vector<uint8_t> dirty_;
   bool all_dirty_ = true;
   std::string persisted_cache_;  // the digest_cache bytes last read or written (digest_mu_)
+  rocksdb::FileLock* read_lock_ = nullptr;  // the LOCK taken by a read-only open (if any)
 
  private:
   Status Initialize(bool fresh);

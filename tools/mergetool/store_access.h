@@ -9,7 +9,8 @@
 
 namespace mergetool {
 
-// Opens an existing store; errors name the directory.
+// Opens an existing store; errors name the directory. A store on a read-only file system is
+// opened read-only (with a warning on stderr): reads work, writes fail with kUnsupported.
 reconcile::Result<std::unique_ptr<reconcile::Store>> OpenExisting(const std::string& dir);
 
 // The meta entry that records a site's name under its id, so reports can name sites.
