@@ -1,10 +1,15 @@
-// Micro benchmarks of the record lattice: join, codec, materialize, parsing.
+// Micro benchmarks of the record lattice: join, codec, materialize, parsing, and the store's merge
+// operator on encoded operands as RocksDB hands them over.
 // Run: build/benchmarks/core_bench  (see docs/BENCHMARKS.md for figures and the machine).
 #include <benchmark/benchmark.h>
 
+#include <sstream>
 #include <vector>
 
+#include <rocksdb/merge_operator.h>
+
 #include "benchmarks/fleet.h"
+#include "lib/store/merge_operators.h"
 #include "reconcile/codec.h"
 #include "reconcile/key.h"
 #include "reconcile/materialize.h"
@@ -163,6 +168,128 @@ void BM_KeyEncode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_KeyEncode);
+
+void BM_FormatIso8601(benchmark::State& state) {
+  const reconcile::Hlc hlc = *reconcile::ParseIso8601("2022-05-27T18:49:38.4904785Z");
+  for (auto _ : state) {
+    std::string text = reconcile::FormatIso8601(hlc);
+    benchmark::DoNotOptimize(text);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FormatIso8601);
+
+// ---- the store's merge operator, on encoded records ------------------------------------------
+
+// Encoded operands: a device's whole record (what MergeFrom and ingest write) and the small
+// patch deltas a notification or a 3-way read writes.
+struct Operands {
+  std::vector<std::string> record_a, record_b, patch_1, patch_2;
+};
+
+const Operands& EncodedOperands() {
+  static const Operands kOperands = [] {
+    Operands o;
+    const reconcile::Hlc t0 = *reconcile::ParseIso8601("2026-11-01T00:00:00Z");
+    int i = 0;
+    for (const Pair& p : Pairs()) {
+      o.record_a.push_back(reconcile::EncodeRecord(p.a));
+      o.record_b.push_back(reconcile::EncodeRecord(p.b));
+      o.patch_1.push_back(reconcile::EncodeRecord(
+          *reconcile::PatchDelta(bench::OutagePatch(i, 4), {t0 + (4000 << 16), Site(1)})));
+      o.patch_2.push_back(reconcile::EncodeRecord(
+          *reconcile::PatchDelta(bench::OutagePatch(i, 5), {t0 + (5000 << 16), Site(2)})));
+      ++i;
+    }
+    return o;
+  }();
+  return kOperands;
+}
+
+// FullMergeV2 of an existing record with operands; true when the merge succeeded.
+bool FullMerge(const reconcile::store::RecordJoinOperator& op, const std::string& existing,
+               const std::vector<rocksdb::Slice>& operands, std::string* out) {
+  const rocksdb::Slice key("dev-00000001");
+  const rocksdb::Slice existing_slice(existing);
+  rocksdb::MergeOperator::MergeOperationInput in(key, &existing_slice, operands, nullptr);
+  rocksdb::Slice existing_operand(nullptr, 0);
+  rocksdb::MergeOperator::MergeOperationOutput result(*out, existing_operand);
+  return op.FullMergeV2(in, &result);
+}
+
+// A stored record joined with another site's whole record (a MergeFrom operand).
+void BM_MergeOperatorFullRecord(benchmark::State& state) {
+  const Operands& o = EncodedOperands();
+  const reconcile::store::RecordJoinOperator op(/*prune=*/false);
+  size_t i = 0;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    const std::vector<rocksdb::Slice> operands{o.record_b[i]};
+    if (!FullMerge(op, o.record_a[i], operands, &out)) state.SkipWithError("merge failed");
+    benchmark::DoNotOptimize(out);
+    i = (i + 1) % o.record_a.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MergeOperatorFullRecord);
+
+// A stored record with two small patch operands (notifications, 3-way reads).
+void BM_MergeOperatorFullPatches(benchmark::State& state) {
+  const Operands& o = EncodedOperands();
+  const reconcile::store::RecordJoinOperator op(/*prune=*/false);
+  size_t i = 0;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    const std::vector<rocksdb::Slice> operands{o.patch_1[i], o.patch_2[i]};
+    if (!FullMerge(op, o.record_a[i], operands, &out)) state.SkipWithError("merge failed");
+    benchmark::DoNotOptimize(out);
+    i = (i + 1) % o.record_a.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MergeOperatorFullPatches);
+
+// Two patch operands joined into one (RocksDB's partial merge in the memtable and compaction).
+void BM_MergeOperatorPartial(benchmark::State& state) {
+  const Operands& o = EncodedOperands();
+  const reconcile::store::RecordJoinOperator op(/*prune=*/false);
+  const rocksdb::Slice key("dev-00000001");
+  size_t i = 0;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    if (!op.PartialMerge(key, o.patch_1[i], o.patch_2[i], &out, nullptr)) {
+      state.SkipWithError("merge failed");
+    }
+    benchmark::DoNotOptimize(out);
+    i = (i + 1) % o.patch_1.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MergeOperatorPartial);
+
+// ---- export lines --------------------------------------------------------------------------
+
+// The JSON parse of one export line (about 600 bytes), the readers' first step.
+void BM_ParseExportLine(benchmark::State& state) {
+  std::ostringstream text;
+  bench::WriteExport(text, 64, bench::Side::kBase);
+  std::vector<std::string> lines;
+  std::istringstream in(text.str());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    auto doc = nlohmann::json::parse(lines[i], nullptr, false);
+    benchmark::DoNotOptimize(doc);
+    bytes += lines[i].size();
+    i = (i + 1) % lines.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_ParseExportLine);
 
 }  // namespace
 
