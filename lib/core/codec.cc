@@ -2,7 +2,7 @@
 // record and every merge operand: never change what a version means; add a new version instead.
 //
 //   record   := version:u8 (= 1) nsites:varint site_id{nsites} ncells:varint cell{ncells}
-//   site_id  := 16 bytes; strictly ascending
+//   site_id  := 16 bytes; strictly ascending; each used by at least one cell
 //   cell     := shared:varint suffix_len:varint suffix:byte{suffix_len}
 //               site_index:varint flags:u8
 //               [value_hlc:varint value_len:varint value:byte{value_len}]   if flags & 0x01
@@ -129,6 +129,9 @@ class WireReader {
     // Every cell takes at least 4 bytes.
     if (left_ > in_.size() / 4) return Corrupt("cell count exceeds the data");
     if (left_ == 0 && !in_.empty()) return Corrupt("trailing bytes");
+    if (left_ == 0 && !sites_.empty()) return Corrupt("a site no cell uses");
+    used_.assign(sites_.size(), false);
+    unused_ = sites_.size();
     total_ = left_;
     path_.clear();
     return Status::Ok();
@@ -161,6 +164,10 @@ class WireReader {
     path_.resize(shared);
     path_.append(suffix);
     site_index_ = index;
+    if (!used_[index]) {
+      used_[index] = true;
+      --unused_;
+    }
     c->site = sites_[index];
     if (in_.empty()) return Corrupt("truncated flags");
     const uint8_t flags = static_cast<uint8_t>(in_.front());
@@ -202,6 +209,9 @@ class WireReader {
     RECONCILE_RETURN_IF_ERROR(internal::CheckCell(p));
     --left_;
     if (left_ == 0 && !in_.empty()) return Corrupt("trailing bytes");
+    // The encoder lists exactly the sites its cells use: a join can then take the union of the
+    // inputs' tables as its own.
+    if (left_ == 0 && unused_ != 0) return Corrupt("a site no cell uses");
     return Status::Ok();
   }
 
@@ -212,6 +222,8 @@ class WireReader {
   uint64_t total_ = 0;
   std::string path_;
   size_t site_index_ = 0;
+  std::vector<bool> used_;
+  size_t unused_ = 0;
 };
 
 // Per (path, site) maximum of two wire cells' parts, into `into` (the views keep pointing at the
