@@ -3,6 +3,8 @@
 #include <unordered_map>
 
 #include "lib/iothub/device_doc.h"
+#include "lib/iothub/export_line.h"
+#include "reconcile/codec.h"
 #include "reconcile/iothub.h"
 #include "reconcile/operations.h"
 
@@ -41,6 +43,40 @@ struct BaseEntry {
   bool seen = false;
 };
 
+// The stamp of the deltas a content hash is taken over: any fixed stamp does.
+const Stamp kHashStamp{1, SiteId()};
+
+// The key and a content hash of one export line, for the 3-way read: the hash of the line's
+// full-write delta (the normalized document, keys included) at a fixed stamp, so lines whose
+// documents are equal hash equal whichever path read them. The fast path reads most lines; the
+// exact path the rest, filling *dev. A document whose delta cannot be built (the exact path's
+// DeltaError) hashes its canonical JSON instead: equal to nothing the fast path hashes.
+std::optional<Invalid> KeyAndHash(iothub::ExportLineReader& fast, std::string_view text,
+                                  std::optional<Key>* key, iothub::Hash128* hash,
+                                  ExportDevice* dev, RecordState* scratch,
+                                  std::string* encoded) {
+  if (fast.FullWrite(text, kHashStamp, false, key, scratch)) {
+    encoded->clear();
+    EncodeRecordTo(*scratch, encoded);
+    *hash = iothub::HashText(*encoded);
+    return std::nullopt;
+  }
+  if (auto bad = iothub::ParseExportDevice(text, dev)) {
+    *key = dev->key;
+    return bad;
+  }
+  *key = dev->key;
+  Result<RecordState> delta = iothub::FullWriteDelta(*dev, kHashStamp, false);
+  if (delta.ok()) {
+    encoded->clear();
+    EncodeRecordTo(*delta, encoded);
+    *hash = iothub::HashText(*encoded);
+  } else {
+    *hash = iothub::HashExportDevice(*dev);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& options,
@@ -48,8 +84,17 @@ Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& opti
   RECONCILE_RETURN_IF_ERROR(CheckOptions(options));
   const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
   ReadStats stats;
+  iothub::ExportLineReader fast;
+  std::optional<Key> key;
+  RecordState state;
   Status s = iothub::ForEachLine(snapshot, rejects, &stats.rejected,
                                  [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+                                   if (fast.FullWrite(line.text, stamp, options.keys_excluded,
+                                                      &key, &state)) {
+                                     ++stats.records;
+                                     ++stats.creates;
+                                     return sink(*key, std::move(state));
+                                   }
                                    ExportDevice dev;
                                    if ((*invalid = iothub::ParseExportDevice(line.text, &dev)))
                                      return Status::Ok();
@@ -78,22 +123,28 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   // 1. Index the base: key -> (offset, hash). Its rejects count with this read's. A second index
   // by the hash of each line's bytes lets a snapshot line the base holds byte for byte (most of
   // them, after an outage) skip parsing: it can hold no change.
+  iothub::ExportLineReader fast;
+  RecordState scratch;
+  std::string encoded;
   std::unordered_map<std::string, BaseEntry> index;
   std::unordered_map<iothub::Hash128, BaseEntry*, RawLineHash> by_text;
   Status s = iothub::ForEachLine(
       base, rejects, &stats.rejected,
       [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
+        std::optional<Key> key;
+        iothub::Hash128 hash;
         ExportDevice dev;
-        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) return Status::Ok();
-        auto [it, inserted] = index.try_emplace(dev.key->Encode());
+        if ((*invalid = KeyAndHash(fast, line.text, &key, &hash, &dev, &scratch, &encoded))) {
+          return Status::Ok();
+        }
+        auto [it, inserted] = index.try_emplace(key->Encode());
         if (!inserted) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
-                             dev.key->ToString() + " appears again (first at line " +
+                             key->ToString() + " appears again (first at line " +
                                  std::to_string(it->second.line) + ")"};
           return Status::Ok();
         }
-        it->second =
-            BaseEntry{line.offset, line.number, iothub::HashExportDevice(dev), true, false};
+        it->second = BaseEntry{line.offset, line.number, hash, true, false};
         by_text.emplace(iothub::HashText(line.text), &it->second);
         return Status::Ok();
       });
@@ -114,26 +165,44 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
           ++stats.unchanged;
           return Status::Ok();
         }
+        std::optional<Key> key;
+        iothub::Hash128 hash;
         ExportDevice dev;
-        if ((*invalid = iothub::ParseExportDevice(line.text, &dev))) {
-          if (!dev.key) {
+        if ((*invalid = KeyAndHash(fast, line.text, &key, &hash, &dev, &scratch, &encoded))) {
+          if (!key) {
             ++keyless_rejects;
-          } else if (auto known = index.find(dev.key->Encode()); known != index.end()) {
+          } else if (auto known = index.find(key->Encode()); known != index.end()) {
             known->second.seen = true;
           }
           return Status::Ok();
         }
         ++readable;
-        auto [it, inserted] = index.try_emplace(dev.key->Encode());
+        auto [it, inserted] = index.try_emplace(key->Encode());
         BaseEntry& entry = it->second;
         if (entry.seen) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
-                             dev.key->ToString() + " appears again in the snapshot"};
+                             key->ToString() + " appears again in the snapshot"};
           return Status::Ok();
         }
         entry.seen = true;
+        if (entry.in_base && hash == entry.hash) {
+          ++stats.unchanged;
+          return Status::Ok();
+        }
         if (!entry.in_base) {
           entry.line = line.number;
+          if (fast.FullWrite(line.text, stamp, options.keys_excluded, &key, &scratch)) {
+            ++stats.records;
+            ++stats.creates;
+            return sink(*key, std::move(scratch));
+          }
+        }
+        // The exact path's document (when the fast path read the line, it gave only the hash).
+        if (!dev.key && iothub::ParseExportDevice(line.text, &dev)) {
+          return Status::Internal("line " + std::to_string(line.number) + " of '" +
+                                  snapshot.name() + "': the fast and exact readers disagree");
+        }
+        if (!entry.in_base) {
           Result<RecordState> delta = iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
           if (!delta.ok()) {
             *invalid = DeltaError(delta.status());
@@ -142,10 +211,6 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
           ++stats.records;
           ++stats.creates;
           return sink(*dev.key, std::move(*delta));
-        }
-        if (iothub::HashExportDevice(dev) == entry.hash) {
-          ++stats.unchanged;
-          return Status::Ok();
         }
         RECONCILE_RETURN_IF_ERROR(base.ReadLineAt(entry.offset, &base_text));
         ExportDevice before;
