@@ -4,6 +4,7 @@
 
 #include "lib/iothub/device_doc.h"
 #include "lib/iothub/export_line.h"
+#include "lib/iothub/line_pipeline.h"
 #include "reconcile/codec.h"
 #include "reconcile/iothub.h"
 #include "reconcile/operations.h"
@@ -84,31 +85,39 @@ Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& opti
   RECONCILE_RETURN_IF_ERROR(CheckOptions(options));
   const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
   ReadStats stats;
-  iothub::ExportLineReader fast;
-  std::optional<Key> key;
-  RecordState state;
-  Status s = iothub::ForEachLine(snapshot, rejects, &stats.rejected,
-                                 [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-                                   if (fast.FullWrite(line.text, stamp, options.keys_excluded,
-                                                      &key, &state)) {
-                                     ++stats.records;
-                                     ++stats.creates;
-                                     return sink(*key, std::move(state));
-                                   }
-                                   ExportDevice dev;
-                                   if ((*invalid = iothub::ParseExportDevice(line.text, &dev)))
-                                     return Status::Ok();
-                                   Result<RecordState> delta =
-                                       iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
-                                   if (!delta.ok()) {
-                                     *invalid = DeltaError(delta.status());
-                                     return Status::Ok();
-                                   }
-                                   ++stats.records;
-                                   ++stats.creates;
-                                   return sink(*dev.key, std::move(*delta));
-                                 });
-  RECONCILE_RETURN_IF_ERROR(s);
+  const size_t workers = iothub::ParseWorkers();
+  std::vector<iothub::ExportLineReader> fast(workers);
+  struct Item {
+    std::optional<Invalid> invalid;
+    std::optional<Key> key;
+    RecordState delta;
+  };
+  auto work = [&](size_t worker, const Line& line, Item* item) {
+    if (fast[worker].FullWrite(line.text, stamp, options.keys_excluded, &item->key,
+                               &item->delta)) {
+      return;
+    }
+    ExportDevice dev;
+    if ((item->invalid = iothub::ParseExportDevice(line.text, &dev))) return;
+    Result<RecordState> delta = iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
+    if (!delta.ok()) {
+      item->invalid = DeltaError(delta.status());
+      return;
+    }
+    item->key = std::move(dev.key);
+    item->delta = std::move(*delta);
+  };
+  auto commit = [&](const Line&, Item& item, std::optional<Invalid>* invalid) -> Status {
+    if (item.invalid) {
+      *invalid = std::move(item.invalid);
+      return Status::Ok();
+    }
+    ++stats.records;
+    ++stats.creates;
+    return sink(*item.key, std::move(item.delta));
+  };
+  RECONCILE_RETURN_IF_ERROR(iothub::ForEachLineParallel<Item>(
+      snapshot, rejects, nullptr, &stats.rejected, nullptr, workers, work, commit));
   stats.lines = snapshot.stats();
   return stats;
 }
@@ -123,81 +132,106 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   // 1. Index the base: key -> (offset, hash). Its rejects count with this read's. A second index
   // by the hash of each line's bytes lets a snapshot line the base holds byte for byte (most of
   // them, after an outage) skip parsing: it can hold no change.
-  iothub::ExportLineReader fast;
-  RecordState scratch;
-  std::string encoded;
+  const size_t workers = iothub::ParseWorkers();
+  std::vector<iothub::ExportLineReader> fast(workers);
+  std::vector<RecordState> scratch(workers);
+  std::vector<std::string> encoded(workers);
   std::unordered_map<std::string, BaseEntry> index;
   std::unordered_map<iothub::Hash128, BaseEntry*, RawLineHash> by_text;
-  Status s = iothub::ForEachLine(
-      base, rejects, &stats.rejected,
-      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-        std::optional<Key> key;
-        iothub::Hash128 hash;
-        ExportDevice dev;
-        if ((*invalid = KeyAndHash(fast, line.text, &key, &hash, &dev, &scratch, &encoded))) {
-          return Status::Ok();
-        }
-        auto [it, inserted] = index.try_emplace(key->Encode());
+  struct Item {
+    bool identical = false;  // the base holds these bytes (pass 2)
+    iothub::Hash128 text_hash;
+    std::optional<Invalid> invalid;
+    std::optional<Key> key;
+    iothub::Hash128 hash;
+    ExportDevice dev;  // when the exact path read the line
+  };
+  auto read_key_and_hash = [&](size_t worker, const Line& line, Item* item) {
+    item->invalid = KeyAndHash(fast[worker], line.text, &item->key, &item->hash, &item->dev,
+                               &scratch[worker], &encoded[worker]);
+  };
+  Status s = iothub::ForEachLineParallel<Item>(
+      base, rejects, nullptr, &stats.rejected, nullptr, workers,
+      [&](size_t worker, const Line& line, Item* item) {
+        item->text_hash = iothub::HashText(line.text);
+        read_key_and_hash(worker, line, item);
+      },
+      [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
+        if ((*invalid = std::move(item.invalid))) return Status::Ok();
+        auto [it, inserted] = index.try_emplace(item.key->Encode());
         if (!inserted) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
-                             key->ToString() + " appears again (first at line " +
+                             item.key->ToString() + " appears again (first at line " +
                                  std::to_string(it->second.line) + ")"};
           return Status::Ok();
         }
-        it->second = BaseEntry{line.offset, line.number, hash, true, false};
-        by_text.emplace(iothub::HashText(line.text), &it->second);
+        it->second = BaseEntry{line.offset, line.number, item.hash, true, false};
+        by_text.emplace(item.text_hash, &it->second);
         return Status::Ok();
       });
   RECONCILE_RETURN_IF_ERROR(s);
 
   // 2. Stream the snapshot against the index. A rejected line whose key is known keeps its
   // record as it was (marked seen); one whose key is unknown may be any missing record's line.
+  // The workers only read by_text (no one writes it now); the index is the commit's alone.
+  iothub::ExportLineReader own;  // the commit's (the workers' are busy beside it)
+  RecordState own_scratch;
+  std::string own_encoded;
   std::string base_text;
   uint64_t keyless_rejects = 0;
   uint64_t readable = 0;
-  s = iothub::ForEachLine(
-      snapshot, rejects, &stats.rejected,
-      [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-        if (auto same = by_text.find(iothub::HashText(line.text));
-            same != by_text.end() && !same->second->seen) {
-          same->second->seen = true;
-          ++readable;
-          ++stats.unchanged;
-          return Status::Ok();
+  s = iothub::ForEachLineParallel<Item>(
+      snapshot, rejects, nullptr, &stats.rejected, nullptr, workers,
+      [&](size_t worker, const Line& line, Item* item) {
+        item->text_hash = iothub::HashText(line.text);
+        item->identical = by_text.find(item->text_hash) != by_text.end();
+        if (!item->identical) read_key_and_hash(worker, line, item);
+      },
+      [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
+        if (item.identical) {
+          BaseEntry* same = by_text.find(item.text_hash)->second;
+          if (!same->seen) {
+            same->seen = true;
+            ++readable;
+            ++stats.unchanged;
+            return Status::Ok();
+          }
+          // The same bytes again: read them like any other line (a duplicate, below).
+          item.invalid = KeyAndHash(own, line.text, &item.key, &item.hash, &item.dev,
+                                    &own_scratch, &own_encoded);
         }
-        std::optional<Key> key;
-        iothub::Hash128 hash;
-        ExportDevice dev;
-        if ((*invalid = KeyAndHash(fast, line.text, &key, &hash, &dev, &scratch, &encoded))) {
-          if (!key) {
+        if ((*invalid = std::move(item.invalid))) {
+          if (!item.key) {
             ++keyless_rejects;
-          } else if (auto known = index.find(key->Encode()); known != index.end()) {
+          } else if (auto known = index.find(item.key->Encode()); known != index.end()) {
             known->second.seen = true;
           }
           return Status::Ok();
         }
         ++readable;
-        auto [it, inserted] = index.try_emplace(key->Encode());
+        auto [it, inserted] = index.try_emplace(item.key->Encode());
         BaseEntry& entry = it->second;
         if (entry.seen) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
-                             key->ToString() + " appears again in the snapshot"};
+                             item.key->ToString() + " appears again in the snapshot"};
           return Status::Ok();
         }
         entry.seen = true;
-        if (entry.in_base && hash == entry.hash) {
+        if (entry.in_base && item.hash == entry.hash) {
           ++stats.unchanged;
           return Status::Ok();
         }
+        std::optional<Key> key;
         if (!entry.in_base) {
           entry.line = line.number;
-          if (fast.FullWrite(line.text, stamp, options.keys_excluded, &key, &scratch)) {
+          if (own.FullWrite(line.text, stamp, options.keys_excluded, &key, &own_scratch)) {
             ++stats.records;
             ++stats.creates;
-            return sink(*key, std::move(scratch));
+            return sink(*key, std::move(own_scratch));
           }
         }
         // The exact path's document (when the fast path read the line, it gave only the hash).
+        ExportDevice& dev = item.dev;
         if (!dev.key && iothub::ParseExportDevice(line.text, &dev)) {
           return Status::Internal("line " + std::to_string(line.number) + " of '" +
                                   snapshot.name() + "': the fast and exact readers disagree");
