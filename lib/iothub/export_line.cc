@@ -188,7 +188,9 @@ class CellWriter {
   RecordState Take() { return RecordState::FromCells(std::move(cells_)); }
 
  private:
+  // A path's cover and value written one after the other make one cell.
   Cell& Add() {
+    if (!cells_.empty() && cells_.back().path == path_) return cells_.back();
     Cell& c = cells_.emplace_back();
     c.path = path_;
     c.site = stamp_.site;
@@ -209,9 +211,31 @@ bool WriteSection(object obj, size_t depth, bool skip_meta, CellWriter* w, size_
                   std::string* scratch) {
   size_t total = 2;
   size_t members = 0;
+  // The members in key order, so that the cells go out in path order.
+  struct Member {
+    std::string_view key;
+    element value;
+  };
+  Member inline_members[32];
+  std::vector<Member> many;
+  Member* sorted = inline_members;
+  size_t count = 0;
   for (auto field : obj) {
     if (skip_meta && (field.key == "$metadata" || field.key == "$version")) continue;
     if (!IsTwinKey(field.key) || depth > kMaxSectionDepth) return false;
+    if (count < 32 && many.empty()) {
+      inline_members[count++] = {field.key, field.value};
+      continue;
+    }
+    if (many.empty()) many.assign(inline_members, inline_members + count);
+    many.push_back({field.key, field.value});
+    ++count;
+  }
+  if (!many.empty()) sorted = many.data();
+  std::sort(sorted, sorted + count,
+            [](const Member& a, const Member& b) { return a.key < b.key; });
+  for (size_t i = 0; i < count; ++i) {
+    const Member& field = sorted[i];
     const size_t mark = w->Enter(field.key);
     size_t value_size = 0;
     element v = field.value;
@@ -350,14 +374,13 @@ bool WriteAuthentication(element auth, bool keys_excluded, CellWriter* w) {
     if (any[1]) write_part(1);
   } else {
     w->CoverAndValue(std::string(kObjectMarker));
+    if (any[0]) write_part(0);  // symmetricKey < type < x509Thumbprint
     if (type) {
       const size_t t = w->Enter("type");
       w->Value(Quoted(*type));
       w->Leave(t);
     }
-    for (int p = 0; p < 2; ++p) {
-      if (any[p]) write_part(p);
-    }
+    if (any[1]) write_part(1);
   }
   w->Leave(mark);
   return true;
@@ -435,28 +458,9 @@ bool ExportLineReader::FullWrite(std::string_view line, const Stamp& stamp, bool
   CellWriter& w = impl_->writer;
   std::string& scratch = impl_->scratch;
   w.Reset(stamp);
+  // The cells go out in path order (fields and members sorted, depth first: the separator sorts
+  // below every byte a key may hold), so the state is built without a sort.
   w.Value(std::string(kObjectMarker));  // the record exists
-
-  // status, statusReason.
-  if (!OptionalString(f.status, &text)) return false;
-  {
-    const size_t mark = w.Enter("status");
-    w.Cover();
-    if (f.status != nullptr && !IsNull(*f.status)) {
-      std::optional<std::string> s = NormalizeStatus(text);
-      if (!s) return false;
-      w.Value(Quoted(*s));
-    }
-    w.Leave(mark);
-  }
-  {
-    if (!OptionalString(f.status_reason, &text)) return false;
-    if (CodePoints(text) > kMaxStatusReasonChars) return false;
-    const size_t mark = w.Enter("statusReason");
-    w.Cover();
-    if (!text.empty()) w.Value(Quoted(text));
-    w.Leave(mark);
-  }
 
   // authentication: unknown when null or absent (left alone).
   if (f.authentication != nullptr && !IsNull(*f.authentication)) {
@@ -515,16 +519,6 @@ bool ExportLineReader::FullWrite(std::string_view line, const Stamp& stamp, bool
   }
 
   {
-    const size_t mark = w.Enter("tags");
-    if (f.tags != nullptr && !IsNull(*f.tags)) {
-      if (!SetSection(*f.tags, false, kMaxTagsBytes, &w, &scratch)) return false;
-    } else {
-      w.Cover();
-    }
-    w.Leave(mark);
-  }
-
-  {
     element sections[2];
     bool present[2] = {false, false};
     if (f.properties != nullptr && !IsNull(*f.properties)) {
@@ -545,6 +539,38 @@ bool ExportLineReader::FullWrite(std::string_view line, const Stamp& stamp, bool
         w.Cover();
       }
       w.Leave(inner);
+    }
+    w.Leave(mark);
+  }
+
+  // status, statusReason.
+  if (!OptionalString(f.status, &text)) return false;
+  {
+    const size_t mark = w.Enter("status");
+    w.Cover();
+    if (f.status != nullptr && !IsNull(*f.status)) {
+      std::optional<std::string> s = NormalizeStatus(text);
+      if (!s) return false;
+      w.Value(Quoted(*s));
+    }
+    w.Leave(mark);
+  }
+  {
+    if (!OptionalString(f.status_reason, &text)) return false;
+    if (CodePoints(text) > kMaxStatusReasonChars) return false;
+    const size_t mark = w.Enter("statusReason");
+    w.Cover();
+    if (!text.empty()) w.Value(Quoted(text));
+    w.Leave(mark);
+  }
+
+
+  {
+    const size_t mark = w.Enter("tags");
+    if (f.tags != nullptr && !IsNull(*f.tags)) {
+      if (!SetSection(*f.tags, false, kMaxTagsBytes, &w, &scratch)) return false;
+    } else {
+      w.Cover();
     }
     w.Leave(mark);
   }
