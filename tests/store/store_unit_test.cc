@@ -707,3 +707,55 @@ TEST(StoreBackup, CreateListVerifyRestoreAndDetectCorruption) {
 
 }  // namespace
 }  // namespace reconcile_test
+
+namespace reconcile_test {
+namespace {
+
+using namespace reconcile;  // NOLINT: the test below uses many of its names
+
+// MergeFrom skips the records this store already holds byte for byte: merging a store into its
+// own copy writes no record (only the site marks), and a changed record is still merged.
+TEST(StoreMerge, ARecordHeldByteForByteIsNotWrittenAgain) {
+  TempDir dir;
+  auto a = MustOpen(dir.Sub("a"), TestOptions("site-a"));
+  auto b = MustOpen(dir.Sub("b"), TestOptions("site-b"));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Stamp stamp{MakeHlc(1'700'000'000'000, 0), SiteId::FromName("site-a")};
+  std::vector<Delta> deltas;
+  for (int i = 0; i < 2000; ++i) {
+    Result<Key> key = Key::Device("dev-" + std::to_string(i));
+    ASSERT_TRUE(key.ok());
+    nlohmann::json doc = {{"status", "enabled"}, {"tags", {{"n", i}, {"zone", "eu"}}}};
+    Result<RecordState> state = CreateDelta(doc, stamp);
+    ASSERT_TRUE(state.ok());
+    deltas.push_back({*key, *state});
+  }
+  ASSERT_TRUE(a->Apply(deltas).ok());
+  ASSERT_TRUE(b->MergeFrom(*a).ok());
+  ASSERT_TRUE(b->Compact().ok());
+  Result<StoreStats> before = b->Stats();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(b->MergeFrom(*a).ok());
+  Result<StoreStats> after = b->Stats();
+  ASSERT_TRUE(after.ok());
+  // 2,000 records of ~60 bytes would put well over 100 KB in the memtable.
+  EXPECT_LT(after->memtable_bytes - before->memtable_bytes, 16u << 10)
+      << before->memtable_bytes << " -> " << after->memtable_bytes;
+  EXPECT_EQ(after->devices.records, 2000u);
+
+  // One record changed at a: merged into b, and only it.
+  Result<RecordState> patch =
+      PatchDelta({{"tags", {{"zone", "us"}}}}, Stamp{stamp.hlc + 1, stamp.site});
+  ASSERT_TRUE(patch.ok());
+  ASSERT_TRUE(a->Apply({{Delta{deltas[7].key, *patch}}}).ok());
+  ASSERT_TRUE(b->MergeFrom(*a).ok());
+  Result<StoreDigest> da = a->Digest();
+  Result<StoreDigest> db = b->Digest();
+  ASSERT_TRUE(da.ok() && db.ok());
+  EXPECT_TRUE(da->root == db->root);
+  EXPECT_EQ(da->records, db->records);
+}
+
+}  // namespace
+}  // namespace reconcile_test
