@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/iothub/plan_internal.h"
 #include "reconcile/materialize.h"
 
 namespace reconcile::failback {
@@ -15,16 +16,34 @@ namespace {
 constexpr size_t kChunk = 256;     // records handed over at once
 constexpr size_t kMaxChunks = 16;  // chunks queued at most
 
+// False when no cell can make capabilities.iotEdge show true, so the record is not an edge
+// device. A shown value is a cell's value (or, union, made of cells' values), and an object is
+// written as a marker with cells below it, so only these cells can show `true` there.
+bool MayBeEdge(const RecordState& state) {
+  static const std::string kCaps = "capabilities";
+  static const std::string kEdge = kCaps + kPathSeparator + "iotEdge";
+  for (const Cell& cell : state.cells()) {
+    if (!cell.has_value) continue;
+    if (cell.path == kEdge) {
+      if (cell.value != "false") return true;
+    } else if ((cell.path.empty() || cell.path == kCaps) && cell.value != kObjectMarker) {
+      return true;
+    }
+  }
+  return false;
+}
 
-class StoreSource final : public MergedSource {
+class StoreSource final : public MergedSource,
+                          public iothub::EdgeScanFilter,
+                          public iothub::CanonicalTextSource {
  public:
   explicit StoreSource(const Store& store) : store_(store), table_(store.policy_table()) {
     view_.policies = &table_;
     view_.fork_point = store.fork_point();
-    worker_ = std::thread([this] { Produce(); });
   }
 
   ~StoreSource() override {
+    if (!worker_.joinable()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
@@ -33,7 +52,36 @@ class StoreSource final : public MergedSource {
     worker_.join();
   }
 
+  void OnlyPossibleEdges() override { edges_only_ = true; }
+  void YieldText() override { text_ = true; }
+
   Result<bool> Next(MergedRecord* out) override {
+    Result<bool> got = Take();
+    if (!got.ok() || !*got) return got;
+    *out = std::move(current_[pos_++].rec);
+    return true;
+  }
+
+  Result<bool> NextText(Key* key, std::optional<std::string>* text) override {
+    Result<bool> got = Take();
+    if (!got.ok() || !*got) return got;
+    Item& item = current_[pos_++];
+    *key = std::move(item.rec.key);
+    *text = std::move(item.text);
+    return true;
+  }
+
+ private:
+  // One record as the worker hands it over: the document, or (text_) its canonical text.
+  struct Item {
+    MergedRecord rec;
+    std::optional<std::string> text;
+  };
+
+  // Makes current_[pos_] the next item; false at the end.
+  Result<bool> Take() {
+    // The scan starts with the first read, so the modes set before it apply to every record.
+    if (!worker_.joinable()) worker_ = std::thread([this] { Produce(); });
     if (pos_ == current_.size()) {
       current_.clear();
       pos_ = 0;
@@ -48,13 +96,11 @@ class StoreSource final : public MergedSource {
       lock.unlock();
       cv_.notify_all();
     }
-    *out = std::move(current_[pos_++]);
     return true;
   }
 
- private:
   void Produce() {
-    std::vector<MergedRecord> chunk;
+    std::vector<Item> chunk;
     chunk.reserve(kChunk);
     auto hand_over = [&]() -> Status {
       std::unique_lock<std::mutex> lock(mu_);
@@ -67,10 +113,19 @@ class StoreSource final : public MergedSource {
       cv_.notify_all();
       return Status::Ok();
     };
-    Status s = store_.Scan(std::nullopt, [&](const Key& key, const RecordState& state) -> Status {
-      Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
-      if (!doc.ok()) return doc.status().WithContext(key.ToString());
-      chunk.push_back(MergedRecord{key, std::move(*doc), state.MaxHlc()});
+    const std::optional<KeyKind> kind =
+        edges_only_ ? std::optional<KeyKind>(KeyKind::kDevice) : std::nullopt;
+    Status s = store_.Scan(kind, [&](const Key& key, const RecordState& state) -> Status {
+      if (edges_only_ && !MayBeEdge(state)) return Status::Ok();
+      if (text_) {
+        Result<std::optional<std::string>> text = Materialize(key.kind(), state, view_);
+        if (!text.ok()) return text.status().WithContext(key.ToString());
+        chunk.push_back(Item{MergedRecord{key, std::nullopt, state.MaxHlc()}, std::move(*text)});
+      } else {
+        Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
+        if (!doc.ok()) return doc.status().WithContext(key.ToString());
+        chunk.push_back(Item{MergedRecord{key, std::move(*doc), state.MaxHlc()}, std::nullopt});
+      }
       if (chunk.size() == kChunk) return hand_over();
       return Status::Ok();
     });
@@ -84,14 +139,16 @@ class StoreSource final : public MergedSource {
   const Store& store_;
   PolicyTable table_;
   MergeView view_;
+  bool edges_only_ = false;  // set before the worker starts, read by it
+  bool text_ = false;        // the same
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<MergedRecord>> queue_;
+  std::deque<std::vector<Item>> queue_;
   bool cancelled_ = false;
   bool done_ = false;
   Status status_;
-  std::vector<MergedRecord> current_;
+  std::vector<Item> current_;
   size_t pos_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -61,6 +62,28 @@ class PlanWriter {
   std::ofstream report_;
   std::string report_path_;
   uint64_t report_lines_ = 0;
+};
+
+// A MergedSource may also be an EdgeScanFilter: the plan's first pass over the merged state keeps
+// only edge devices, so such a source may leave out, before it materializes them, the records that
+// pass ignores (modules, meta, deleted records, devices that cannot be edge devices).
+class EdgeScanFilter {
+ public:
+  virtual ~EdgeScanFilter() = default;
+  // Called before the first Next(): yield at least every existing edge device, in key order.
+  virtual void OnlyPossibleEdges() = 0;
+};
+
+// A MergedSource may also be a CanonicalTextSource: it can yield each record as canonical JSON
+// text (CanonicalJson of the document Next would give), so the plan's main pass builds documents
+// only for the records it writes.
+class CanonicalTextSource {
+ public:
+  virtual ~CanonicalTextSource() = default;
+  // Called before the first read: from then on records are read with NextText, not Next.
+  virtual void YieldText() = 0;
+  // Next, as text: *text is nullopt when the record does not exist.
+  virtual Result<bool> NextText(Key* key, std::optional<std::string>* text) = 0;
 };
 
 // Compares merged records with a primary export and adds the plan's lines to a PlanWriter.
