@@ -17,6 +17,7 @@
 
 #include "lib/core/hash.h"
 #include "lib/iothub/device_doc.h"
+#include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
 #include "reconcile/operations.h"
 
@@ -844,34 +845,34 @@ struct Planner::Impl {
     return options.only_keys.empty() || options.only_keys.count(key) > 0;
   }
 
+  // Parses and hashes the primary's lines on every core; the digest, the index and the rejects
+  // are written in line order (ForEachLineParallel).
   Status IndexPrimary(LineReader& reader, RejectSink* rejects, Sha256* digest) {
     uint64_t rejected = 0;
-    DocText sections;
-    return ForEachLine(
-        reader, rejects, &rejected,
-        [&](const Line& line, std::optional<Invalid>* invalid) -> Status {
-          digest->Update(line.text);
-          digest->Update("\n");
+    struct Item {
+      std::optional<Invalid> invalid;
+      std::optional<Key> key;
+      PrimaryEntry entry;
+      std::optional<std::string> own_scope;  // a deviceScope naming the device itself
+    };
+    const size_t workers = ParseWorkers();
+    std::vector<DocText> sections(workers);
+    return ForEachLineParallel<Item>(
+        reader, rejects, nullptr, &rejected, nullptr, workers,
+        [&](size_t worker, const Line& line, Item* item) {
           ExportDevice dev;
-          if ((*invalid = ParseExportDevice(line.text, &dev))) return Status::Ok();
-          auto [it, inserted] = primary.try_emplace(dev.key->Encode());
-          if (!inserted) {
-            *invalid = Invalid{RejectReason::kDuplicateRecord,
-                               dev.key->ToString() + " appears again (first at line " +
-                                   std::to_string(it->second.line) + ")"};
-            return Status::Ok();
-          }
+          if ((item->invalid = ParseExportDevice(line.text, &dev))) return;
           const bool is_module = dev.key->kind() == KeyKind::kModule;
-          PrimaryEntry& e = it->second;
+          PrimaryEntry& e = item->entry;
           e.offset = line.offset;
           e.line = line.number;
           const std::string members = IdentityMembers(dev.doc, is_module);
           e.identity_no_auth = IdentityNoAuthHash(members);
           const json* auth = iothub::PresentMember(dev.doc, "authentication");
           e.identity = auth ? IdentityHash(members, *auth, options.no_keys) : e.identity_no_auth;
-          WriteSections(dev.doc, &sections);
-          e.twin = TwinHash(sections.desired, sections.tags);
-          e.reported = ReportedHash(sections.reported);
+          WriteSections(dev.doc, &sections[worker]);
+          e.twin = TwinHash(sections[worker].desired, sections[worker].tags);
+          e.reported = ReportedHash(sections[worker].reported);
           if (!is_module && IsEdge(dev.doc)) {
             e.edge = true;
             e.parent = ParentOf(dev.doc);
@@ -880,10 +881,25 @@ struct Planner::Impl {
             if (const json* s = iothub::PresentMember(dev.doc, "deviceScope")) {
               Result<std::string> owner = ScopeDeviceId(s->get<std::string>());
               if (owner.ok() && *owner == dev.key->device_id()) {
-                primary_scopes[dev.key->device_id()] = s->get<std::string>();
+                item->own_scope = s->get<std::string>();
               }
             }
           }
+          item->key = std::move(dev.key);
+        },
+        [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
+          digest->Update(line.text);
+          digest->Update("\n");
+          if ((*invalid = std::move(item.invalid))) return Status::Ok();
+          auto [it, inserted] = primary.try_emplace(item.key->Encode());
+          if (!inserted) {
+            *invalid = Invalid{RejectReason::kDuplicateRecord,
+                               item.key->ToString() + " appears again (first at line " +
+                                   std::to_string(it->second.line) + ")"};
+            return Status::Ok();
+          }
+          it->second = std::move(item.entry);
+          if (item.own_scope) primary_scopes[item.key->device_id()] = std::move(*item.own_scope);
           return Status::Ok();
         });
   }
