@@ -11,13 +11,17 @@ namespace reconcile::iothub {
 
 class Sha256 {
  public:
-  Sha256();
+  // `hardware`: use the CPU's SHA extensions when it has them (x86 SHA-NI; the result is the
+  // same, about ten times sooner). False forces the portable code (tests compare the two).
+  explicit Sha256(bool hardware = true);
   void Update(std::string_view data);
   // The digest as 64 lower-case hex digits. The object must not be updated afterwards.
   std::string HexDigest();
 
  private:
   void Block(const unsigned char* p);
+  void Blocks(const unsigned char* p, size_t count);
+  bool hardware_;
   std::array<uint32_t, 8> h_;
   unsigned char buf_[64];
   size_t buf_len_ = 0;
