@@ -141,6 +141,21 @@ std::optional<Invalid> CheckClock(const ClockGuard& guard, const RecordState& de
 // The same for an observed-at time given to a whole read: kInvalidInput naming the skew.
 Status CheckObservedAt(const ClockGuard& guard, Hlc observed_at, std::string_view what);
 
+// Where a line found invalid goes: to `rejects`, or, when its reason is kClockSkew and
+// `quarantined` is given, to `quarantine` (`rejects` when null), counted in *quarantined instead
+// of *rejected. Nothing happens when `invalid` is empty.
+inline Status SendInvalid(const LineReader& reader, const Line& line,
+                          std::optional<Invalid>& invalid, RejectSink* rejects,
+                          RejectSink* quarantine, uint64_t* rejected, uint64_t* quarantined) {
+  if (!invalid) return Status::Ok();
+  const bool held = invalid->reason == RejectReason::kClockSkew && quarantined != nullptr;
+  ++*(held ? quarantined : rejected);
+  RejectSink* to = held && quarantine != nullptr ? quarantine : rejects;
+  if (to == nullptr) return Status::Ok();
+  Reject r{reader.name(), line.number, invalid->reason, std::move(invalid->detail)};
+  return to->Add(r, line.text);
+}
+
 // Reads every line of `reader`, calling fn(line, &invalid) for each; an `invalid` set by fn is
 // sent to `rejects` as a reject of that line, or, when its reason is kClockSkew, to `quarantine`
 // (`rejects` when null) and counted in *quarantined instead. Returns fn's first non-OK status or a
@@ -156,15 +171,8 @@ Status ForEachLine(LineReader& reader, RejectSink* rejects, RejectSink* quaranti
     if (!*got) break;
     std::optional<Invalid> invalid;
     RECONCILE_RETURN_IF_ERROR(fn(line, &invalid));
-    if (invalid) {
-      const bool held = invalid->reason == RejectReason::kClockSkew && quarantined != nullptr;
-      ++*(held ? quarantined : rejected);
-      RejectSink* to = held && quarantine != nullptr ? quarantine : rejects;
-      if (to) {
-        Reject r{reader.name(), line.number, invalid->reason, std::move(invalid->detail)};
-        RECONCILE_RETURN_IF_ERROR(to->Add(r, line.text));
-      }
-    }
+    RECONCILE_RETURN_IF_ERROR(
+        SendInvalid(reader, line, invalid, rejects, quarantine, rejected, quarantined));
   }
   *rejected += reader.stats().rejected - before;
   return Status::Ok();

@@ -135,7 +135,7 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   const size_t workers = iothub::ParseWorkers();
   std::vector<iothub::ExportLineReader> fast(workers);
   std::vector<RecordState> scratch(workers);
-  std::vector<std::string> encoded(workers);
+  std::vector<std::string> encodings(workers);
   std::unordered_map<std::string, BaseEntry> index;
   std::unordered_map<iothub::Hash128, BaseEntry*, RawLineHash> by_text;
   struct Item {
@@ -148,7 +148,7 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   };
   auto read_key_and_hash = [&](size_t worker, const Line& line, Item* item) {
     item->invalid = KeyAndHash(fast[worker], line.text, &item->key, &item->hash, &item->dev,
-                               &scratch[worker], &encoded[worker]);
+                               &scratch[worker], &encodings[worker]);
   };
   Status s = iothub::ForEachLineParallel<Item>(
       base, rejects, nullptr, &stats.rejected, nullptr, workers,

@@ -79,15 +79,7 @@ Status ForEachLineParallel(LineReader& reader, RejectSink* rejects, RejectSink* 
   using pipeline_internal::Chunk;
   const uint64_t before = reader.stats().rejected;
   auto finish = [&](const Line& line, std::optional<Invalid>& invalid) -> Status {
-    if (!invalid) return Status::Ok();
-    const bool held = invalid->reason == RejectReason::kClockSkew && quarantined != nullptr;
-    ++*(held ? quarantined : rejected);
-    RejectSink* to = held && quarantine != nullptr ? quarantine : rejects;
-    if (to) {
-      Reject r{reader.name(), line.number, invalid->reason, std::move(invalid->detail)};
-      RECONCILE_RETURN_IF_ERROR(to->Add(r, line.text));
-    }
-    return Status::Ok();
+    return SendInvalid(reader, line, invalid, rejects, quarantine, rejected, quarantined);
   };
 
   if (workers <= 1) {
