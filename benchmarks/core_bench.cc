@@ -69,6 +69,38 @@ void BM_JoinDeviceRecords(benchmark::State& state) {
 }
 BENCHMARK(BM_JoinDeviceRecords);
 
+// The join alone, as the readers and the pruning merge run it (an accumulator joined with a state
+// it does not own): BM_JoinDeviceRecords times a copy of `a` with each join, which is no part of
+// a join and costs about as much as one. Here the copies are made with the clock stopped, a
+// batch at a time (copies fresh from the allocator, as an accumulator's cells are). Arg 0: fresh
+// copies, with no spare capacity; arg 1: accumulators reused, which kept the capacity of an
+// earlier join.
+void BM_JoinIntoCopy(benchmark::State& state) {
+  const auto& pairs = Pairs();
+  const bool reuse = state.range(0) != 0;
+  std::vector<RecordState> batch(pairs.size());
+  if (reuse) {
+    for (size_t j = 0; j < pairs.size(); ++j)
+      batch[j] = RecordState::Joined(pairs[j].a, pairs[j].b);
+  }
+  size_t at = pairs.size();
+  for (auto _ : state) {
+    if (at == pairs.size()) {
+      state.PauseTiming();
+      if (!reuse) batch = std::vector<RecordState>(pairs.size());
+      // Copy-assignment keeps the capacity a reused accumulator has.
+      for (size_t j = 0; j < pairs.size(); ++j) batch[j] = pairs[j].a;
+      at = 0;
+      state.ResumeTiming();
+    }
+    batch[at].Join(pairs[at].b);
+    benchmark::DoNotOptimize(batch[at]);
+    ++at;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_JoinIntoCopy)->Arg(0)->Arg(1);
+
 // The copy the join above includes, measured alone: the join's own cost is the difference.
 void BM_CopyDeviceRecord(benchmark::State& state) {
   const auto& pairs = Pairs();

@@ -19,6 +19,7 @@
 #include "reconcile/codec.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "lib/core/cell_check.h"
 #include "lib/core/varint.h"
@@ -130,10 +131,11 @@ class WireReader {
     if (left_ > in_.size() / 4) return Corrupt("cell count exceeds the data");
     if (left_ == 0 && !in_.empty()) return Corrupt("trailing bytes");
     if (left_ == 0 && !sites_.empty()) return Corrupt("a site no cell uses");
-    used_.assign(sites_.size(), false);
+    used_.assign(sites_.size(), 0);
     unused_ = sites_.size();
     total_ = left_;
-    path_.clear();
+    path_len_ = 0;
+    lcp_ = 0;
     return Status::Ok();
   }
 
@@ -142,6 +144,9 @@ class WireReader {
   bool done() const { return left_ == 0; }
   // The site-table index of the last cell read.
   size_t site_index() const { return site_index_; }
+  // How many bytes the last cell's path shares with the one before it (exactly: an encoder may
+  // have written a smaller `shared`).
+  size_t lcp() const { return lcp_; }
 
   // Reads the next cell. REQUIRES: !done().
   Status Next(WireCell* c) {
@@ -150,22 +155,34 @@ class WireReader {
     if (!GetVarint(&in_, &shared) || !GetVarint(&in_, &suffix_len)) {
       return Corrupt("truncated path");
     }
-    if (shared > path_.size()) return Corrupt("path shares more than the previous path has");
+    if (shared > path_len_) return Corrupt("path shares more than the previous path has");
     if (!GetBytes(&in_, suffix_len, &suffix)) return Corrupt("truncated path");
     if (!GetVarint(&in_, &index)) return Corrupt("truncated site index");
     if (index >= sites_.size()) return Corrupt("site index out of range");
-    // (path, site) must ascend: the paths share `shared` bytes, so only the rest decides.
+    const size_t len = shared + suffix.size();
+    // The common prefix with the previous path; where it ends decides their order.
+    size_t lcp = shared;
+    const size_t limit = std::min(path_len_, len);
+    while (lcp < limit && path_[lcp] == suffix[lcp - shared]) ++lcp;
+    // (path, site) must ascend.
     if (left_ != total_) {
-      const int order = suffix.compare(std::string_view(path_).substr(shared));
-      if (order < 0 || (order == 0 && index <= site_index_)) {
-        return Corrupt("cells out of order or duplicated");
+      bool ascends;
+      if (lcp == len) {
+        ascends = lcp == path_len_ && index > site_index_;  // a prefix of the previous path, or it
+      } else if (lcp == path_len_) {
+        ascends = true;  // the previous path is a prefix of this one
+      } else {
+        ascends = static_cast<uint8_t>(suffix[lcp - shared]) > static_cast<uint8_t>(path_[lcp]);
       }
+      if (!ascends) return Corrupt("cells out of order or duplicated");
     }
-    path_.resize(shared);
-    path_.append(suffix);
+    if (path_.size() < len) path_.resize(std::max(len, 2 * path_.size()));
+    if (!suffix.empty()) std::memcpy(path_.data() + shared, suffix.data(), suffix.size());
+    path_len_ = len;
+    lcp_ = lcp;
     site_index_ = index;
     if (!used_[index]) {
-      used_[index] = true;
+      used_[index] = 1;
       --unused_;
     }
     c->site = sites_[index];
@@ -182,13 +199,16 @@ class WireReader {
       return Corrupt("inconsistent cell flags");
     }
     CellParts& p = c->parts;
-    p = CellParts{path_, (flags & kHasValue) != 0, {}, (flags & kHasCover) != 0,
+    p = CellParts{std::string_view(path_.data(), path_len_),
+                  (flags & kHasValue) != 0,
+                  {},
+                  (flags & kHasCover) != 0,
                   (flags & kHasBelowCover) != 0};
     c->value_hlc = c->cover_hlc = c->below_cover_hlc = 0;
     if (p.has_value) {
-      uint64_t len;
-      if (!GetVarint(&in_, &c->value_hlc) || !GetVarint(&in_, &len) ||
-          !GetBytes(&in_, len, &p.value)) {
+      uint64_t vlen;
+      if (!GetVarint(&in_, &c->value_hlc) || !GetVarint(&in_, &vlen) ||
+          !GetBytes(&in_, vlen, &p.value)) {
         return Corrupt("truncated value");
       }
     }
@@ -206,7 +226,8 @@ class WireReader {
         return Corrupt("truncated below-cover");
       }
     }
-    RECONCILE_RETURN_IF_ERROR(internal::CheckCell(p));
+    // The first lcp bytes are the previous path's, which passed these checks.
+    RECONCILE_RETURN_IF_ERROR(internal::CheckCellAfter(p, left_ != total_ ? lcp : 0));
     --left_;
     if (left_ == 0 && !in_.empty()) return Corrupt("trailing bytes");
     // The encoder lists exactly the sites its cells use: a join can then take the union of the
@@ -220,9 +241,13 @@ class WireReader {
   std::vector<SiteId> sites_;
   uint64_t left_ = 0;
   uint64_t total_ = 0;
+  // The last cell's path is path_[0, path_len_); path_ only grows, so reading allocates nothing
+  // once it is as long as the longest path.
   std::string path_;
+  size_t path_len_ = 0;
+  size_t lcp_ = 0;
   size_t site_index_ = 0;
-  std::vector<bool> used_;
+  std::vector<uint8_t> used_;
   size_t unused_ = 0;
 };
 
@@ -231,8 +256,9 @@ class WireReader {
 void JoinWire(WireCell& into, const WireCell& from) {
   CellParts& a = into.parts;
   const CellParts& b = from.parts;
-  if (b.has_value && (!a.has_value || from.value_hlc > into.value_hlc ||
-                      (from.value_hlc == into.value_hlc && b.value > a.value))) {
+  if (b.has_value &&
+      (!a.has_value || from.value_hlc > into.value_hlc ||
+       (from.value_hlc == into.value_hlc && internal::CompareBytes(b.value, a.value) > 0))) {
     a.has_value = true;
     into.value_hlc = from.value_hlc;
     a.value = b.value;
@@ -297,75 +323,221 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
   return state;
 }
 
-Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::string* out) {
-  const size_t n = parts.size();
-  std::vector<WireReader> readers(n);
+namespace {
+
+// One input of JoinEncodedRecords: its reader, its current cell, and where its sites go in the
+// output's site table.
+struct JoinInput {
+  WireReader reader;
+  WireCell head;
+  std::vector<uint32_t> out_site;  // reader site index -> output site index
+  bool live = false;
+  // The reader's previous cell is the previous output cell, so reader.lcp() is also how much
+  // head's path shares with the previous output path.
+  bool after_out = false;
+};
+
+// Orders two heads by (path, site). When both follow the previous output cell, their shared
+// prefixes with it decide without reading the paths unless they are equal: the head that
+// shares more with it is the smaller (both come after it), and equal ones agree up to there.
+int CompareHeads(const JoinInput& x, const JoinInput& y) {
+  const std::string_view xp = x.head.parts.path, yp = y.head.parts.path;
+  size_t from = 0;
+  if (x.after_out && y.after_out) {
+    const size_t xl = x.reader.lcp(), yl = y.reader.lcp();
+    if (xl != yl) return xl > yl ? -1 : 1;
+    from = xl;
+  }
+  if (int c = internal::CompareBytes(xp.substr(from), yp.substr(from)); c != 0) return c;
+  const uint32_t xs = x.out_site[x.reader.site_index()], ys = y.out_site[y.reader.site_index()];
+  return xs < ys ? -1 : (xs > ys ? 1 : 0);
+}
+
+// What JoinEncodedRecords keeps between calls on one thread, so that a warm merge allocates
+// nothing but its output (the merge operator runs on every read, flush and compaction).
+struct JoinScratch {
+  std::vector<JoinInput> inputs;
   std::vector<SiteId> sites;
+  std::vector<size_t> same;
+  std::string prev_path;
+};
+
+// Appends the output, writing through a pointer into a string grown ahead of need (no per-byte
+// capacity checks); Finish trims it to what was written.
+class OutBuffer {
+ public:
+  explicit OutBuffer(std::string* out) : out_(out) {}
+  // A pointer with room for `n` more bytes; Commit the end after writing.
+  char* Reserve(size_t n) {
+    if (out_->size() - pos_ < n) out_->resize(std::max(out_->size() * 2, pos_ + n));
+    return out_->data() + pos_;
+  }
+  void Commit(char* end) { pos_ = static_cast<size_t>(end - out_->data()); }
+  size_t pos() const { return pos_; }
+  char* at(size_t pos) { return out_->data() + pos; }
+  void Finish() { out_->resize(pos_); }
+  void Drop(size_t from, size_t n) {  // removes n bytes at `from`
+    std::memmove(at(from), at(from + n), pos_ - from - n);
+    pos_ -= n;
+  }
+
+ private:
+  std::string* out_;
+  size_t pos_ = 0;
+};
+
+// PutCell's bytes, written at `w` (room needed: MaxCellSize), for a path that shares `shared`
+// bytes with the previous one.
+char* WriteCell(char* w, size_t shared, const WireCell& c, size_t site_index) {
+  const CellParts& p = c.parts;
+  w = internal::WriteVarint(w, shared);
+  const size_t suffix = p.path.size() - shared;
+  w = internal::WriteVarint(w, suffix);
+  std::memcpy(w, p.path.data() + shared, suffix);
+  w += suffix;
+  w = internal::WriteVarint(w, site_index);
+  uint8_t flags = 0;
+  if (p.has_value) flags |= kHasValue;
+  if (p.has_cover) flags |= kHasCover;
+  if (p.has_value && p.has_cover && c.value_hlc == c.cover_hlc) flags |= kCoverIsValueHlc;
+  if (p.has_below_cover) flags |= kHasBelowCover;
+  if (p.has_value && p.has_below_cover && c.value_hlc == c.below_cover_hlc) {
+    flags |= kBelowCoverIsValueHlc;
+  }
+  *w++ = static_cast<char>(flags);
+  if (p.has_value) {
+    w = internal::WriteVarint(w, c.value_hlc);
+    w = internal::WriteVarint(w, p.value.size());
+    std::memcpy(w, p.value.data(), p.value.size());
+    w += p.value.size();
+  }
+  if (p.has_cover && !(flags & kCoverIsValueHlc)) w = internal::WriteVarint(w, c.cover_hlc);
+  if (p.has_below_cover && !(flags & kBelowCoverIsValueHlc)) {
+    w = internal::WriteVarint(w, c.below_cover_hlc);
+  }
+  return w;
+}
+
+size_t MaxCellSize(const WireCell& c) {
+  return 7 * 10 + 1 + c.parts.path.size() + c.parts.value.size();
+}
+
+}  // namespace
+
+Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::string* out) {
+  thread_local JoinScratch scratch;
+  const size_t n = parts.size();
+  if (scratch.inputs.size() < n) scratch.inputs.resize(n);
+  std::vector<JoinInput>& in = scratch.inputs;
+  std::vector<SiteId>& sites = scratch.sites;
+  sites.clear();
+  size_t total_bytes = 0;
+  uint64_t total_cells = 0;
   for (size_t i = 0; i < n; ++i) {
-    RECONCILE_RETURN_IF_ERROR(readers[i].Open(parts[i]));
-    for (const SiteId& s : readers[i].sites()) {
+    RECONCILE_RETURN_IF_ERROR(in[i].reader.Open(parts[i]));
+    for (const SiteId& s : in[i].reader.sites()) {
       if (std::find(sites.begin(), sites.end(), s) == sites.end()) sites.push_back(s);
     }
+    total_bytes += parts[i].size();
+    total_cells += in[i].reader.total();
   }
   // Every site of a header is some cell's site, and a join keeps every cell: the output's sites
   // are the union of the inputs'.
   std::sort(sites.begin(), sites.end());
-  std::vector<WireCell> head(n);
-  std::vector<bool> live(n, false);
   for (size_t i = 0; i < n; ++i) {
-    if (!readers[i].done()) {
-      RECONCILE_RETURN_IF_ERROR(readers[i].Next(&head[i]));
-      live[i] = true;
+    const std::vector<SiteId>& own = in[i].reader.sites();
+    in[i].out_site.resize(own.size());
+    for (size_t k = 0; k < own.size(); ++k) {
+      in[i].out_site[k] = static_cast<uint32_t>(
+          std::lower_bound(sites.begin(), sites.end(), own[k]) - sites.begin());
+    }
+    in[i].live = false;
+    in[i].after_out = false;
+    if (!in[i].reader.done()) {
+      RECONCILE_RETURN_IF_ERROR(in[i].reader.Next(&in[i].head));
+      in[i].live = true;
     }
   }
-  // The heads' paths live in the readers' buffers, which the next read overwrites: the chosen
-  // cell's path is copied before its readers advance.
-  std::string cells_out;
-  std::string prev, path;
+
+  // The output is at most about the inputs together (the join's paths share at least as much
+  // with their predecessors as in any input); the buffer grows if a few varints come out longer.
+  out->clear();
+  out->resize(total_bytes + 64);
+  OutBuffer buf(out);
+  char* w = buf.Reserve(1 + 10 + sites.size() * SiteId::kSize + 10);
+  *w++ = static_cast<char>(kRecordCodecVersion);
+  w = internal::WriteVarint(w, sites.size());
+  for (const SiteId& s : sites) {
+    std::memcpy(w, s.bytes().data(), SiteId::kSize);
+    w += SiteId::kSize;
+  }
+  // The cell count comes first but is known last: leave room for the largest it can be, and
+  // close the gap if it is shorter.
+  const size_t count_at = static_cast<size_t>(w - buf.at(0));
+  const size_t count_room = internal::VarintLength(total_cells);
+  buf.Commit(w + count_room);
+
+  // The previous output path, for the rare cell that follows none of its inputs' previous cells.
+  std::string& prev = scratch.prev_path;  // prev[0, prev_len), grown as needed
+  size_t prev_len = 0;
+  std::vector<size_t>& same = scratch.same;
   uint64_t count = 0;
-  std::vector<size_t> same;
   while (true) {
+    same.clear();
     size_t min = n;
     for (size_t i = 0; i < n; ++i) {
-      if (!live[i]) continue;
+      if (!in[i].live) continue;
       if (min == n) {
         min = i;
+        same.push_back(i);
         continue;
       }
-      const int c = head[i].parts.path.compare(head[min].parts.path);
-      if (c < 0 || (c == 0 && head[i].site < head[min].site)) min = i;
+      const int c = CompareHeads(in[i], in[min]);
+      if (c < 0) {
+        min = i;
+        same.clear();
+      }
+      if (c <= 0) same.push_back(i);
     }
     if (min == n) break;
-    same.clear();
-    WireCell joined = head[min];
-    for (size_t i = 0; i < n; ++i) {
-      if (!live[i]) continue;
-      if (i != min && (head[i].site != joined.site || head[i].parts.path != joined.parts.path)) {
-        continue;
-      }
-      if (i != min) JoinWire(joined, head[i]);
-      same.push_back(i);
-    }
-    path.assign(joined.parts.path);
-    joined.parts.path = path;
-    const size_t index =
-        static_cast<size_t>(std::lower_bound(sites.begin(), sites.end(), joined.site) -
-                            sites.begin());
-    PutCell(prev, joined, index, &cells_out);
-    prev.swap(path);
-    ++count;
+    WireCell joined = in[min].head;
     for (size_t i : same) {
-      if (readers[i].done()) {
-        live[i] = false;
+      if (i != min) JoinWire(joined, in[i].head);
+    }
+    const std::string_view path = joined.parts.path;
+    size_t shared = 0;
+    bool known = false;
+    for (size_t i : same) {
+      if (in[i].after_out) {
+        shared = in[i].reader.lcp();
+        known = true;
+        break;
+      }
+    }
+    if (!known) {
+      const size_t limit = std::min(prev_len, path.size());
+      while (shared < limit && prev[shared] == path[shared]) ++shared;
+    }
+    w = buf.Reserve(MaxCellSize(joined));
+    buf.Commit(WriteCell(w, shared, joined, in[min].out_site[in[min].reader.site_index()]));
+    if (prev.size() < path.size()) prev.resize(std::max(path.size(), 2 * prev.size()));
+    std::memcpy(prev.data() + shared, path.data() + shared, path.size() - shared);
+    prev_len = path.size();
+    ++count;
+    for (size_t i = 0; i < n; ++i) in[i].after_out = false;
+    for (size_t i : same) {
+      if (in[i].reader.done()) {
+        in[i].live = false;
       } else {
-        RECONCILE_RETURN_IF_ERROR(readers[i].Next(&head[i]));
+        RECONCILE_RETURN_IF_ERROR(in[i].reader.Next(&in[i].head));
+        in[i].after_out = true;
       }
     }
   }
-  out->clear();
-  PutHeader(sites, out);
-  PutVarint(out, count);
-  out->append(cells_out);
+  const size_t count_len = internal::VarintLength(count);
+  if (count_len < count_room) buf.Drop(count_at + count_len, count_room - count_len);
+  internal::WriteVarint(buf.at(count_at), count);
+  buf.Finish();
   return Status::Ok();
 }
 

@@ -23,6 +23,14 @@ void LogFailure(rocksdb::Logger* logger, const char* what, const rocksdb::Slice&
                message.c_str());
 }
 
+// The views of the parts to join, in a vector each thread reuses: a merge then allocates
+// nothing but its result (RocksDB merges on every read, flush and compaction).
+std::vector<std::string_view>& ViewsScratch() {
+  thread_local std::vector<std::string_view> views;
+  views.clear();
+  return views;
+}
+
 }  // namespace
 
 bool RecordJoinOperator::JoinAll(const std::vector<rocksdb::Slice>& parts,
@@ -30,8 +38,7 @@ bool RecordJoinOperator::JoinAll(const std::vector<rocksdb::Slice>& parts,
   try {
     if (!prune_) {
       // The common case joins on the bytes, building no state.
-      std::vector<std::string_view> views;
-      views.reserve(parts.size());
+      std::vector<std::string_view>& views = ViewsScratch();
       for (const rocksdb::Slice& part : parts) views.push_back(View(part));
       return JoinEncodedRecords(views, out).ok();
     }
@@ -53,6 +60,17 @@ bool RecordJoinOperator::JoinAll(const std::vector<rocksdb::Slice>& parts,
 bool RecordJoinOperator::FullMergeV2(const MergeOperationInput& merge_in,
                                      MergeOperationOutput* merge_out) const {
   try {
+    if (!prune_) {
+      // The common case: straight to the join on the bytes, copying no operand list.
+      std::vector<std::string_view>& views = ViewsScratch();
+      if (merge_in.existing_value != nullptr) views.push_back(View(*merge_in.existing_value));
+      for (const rocksdb::Slice& operand : merge_in.operand_list) views.push_back(View(operand));
+      if (!JoinEncodedRecords(views, &merge_out->new_value).ok()) {
+        LogFailure(merge_in.logger, "full merge", merge_in.key, "a value does not decode");
+        return false;
+      }
+      return true;
+    }
     std::vector<rocksdb::Slice> parts;
     parts.reserve(merge_in.operand_list.size() + 1);
     if (merge_in.existing_value != nullptr) parts.push_back(*merge_in.existing_value);
@@ -72,8 +90,16 @@ bool RecordJoinOperator::PartialMergeMulti(const rocksdb::Slice& key,
                                            std::string* new_value,
                                            rocksdb::Logger* logger) const {
   try {
-    std::vector<rocksdb::Slice> parts(operand_list.begin(), operand_list.end());
-    if (!JoinAll(parts, new_value)) {
+    bool ok;
+    if (!prune_) {
+      std::vector<std::string_view>& views = ViewsScratch();
+      for (const rocksdb::Slice& operand : operand_list) views.push_back(View(operand));
+      ok = JoinEncodedRecords(views, new_value).ok();
+    } else {
+      ok =
+          JoinAll(std::vector<rocksdb::Slice>(operand_list.begin(), operand_list.end()), new_value);
+    }
+    if (!ok) {
       LogFailure(logger, "partial merge", key, "an operand does not decode");
       return false;
     }
@@ -88,8 +114,16 @@ bool RecordJoinOperator::PartialMerge(const rocksdb::Slice& key,
                                       const rocksdb::Slice& right_operand,
                                       std::string* new_value, rocksdb::Logger* logger) const {
   try {
-    std::vector<rocksdb::Slice> parts{left_operand, right_operand};
-    if (!JoinAll(parts, new_value)) {
+    bool ok;
+    if (!prune_) {
+      std::vector<std::string_view>& views = ViewsScratch();
+      views.push_back(View(left_operand));
+      views.push_back(View(right_operand));
+      ok = JoinEncodedRecords(views, new_value).ok();
+    } else {
+      ok = JoinAll({left_operand, right_operand}, new_value);
+    }
+    if (!ok) {
       LogFailure(logger, "partial merge", key, "an operand does not decode");
       return false;
     }

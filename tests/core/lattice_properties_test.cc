@@ -111,6 +111,36 @@ RC_GTEST_PROP(LatticeJoin, MoveJoinEqualsCopyJoin, ()) {
   RC_ASSERT(copy_joined == RecordState::Joined(a, b));
 }
 
+// A join into an accumulator that has room for the new cells (one reused after an earlier join:
+// copy-assignment keeps its capacity) and one without room, by copy and by move, give what
+// FromCells gives for all the cells at once.
+RC_GTEST_PROP(LatticeJoin, JoinWithAndWithoutRoomEqualsFromCells, ()) {
+  const Universe u = *GenUniverse();
+  const RecordState a = *GenState(u);
+  const RecordState b = *GenState(u);
+  std::vector<Cell> all = a.cells();
+  all.insert(all.end(), b.cells().begin(), b.cells().end());
+  const RecordState expected = RecordState::FromCells(all);
+
+  RecordState roomy = RecordState::Joined(b, a);  // capacity for a's and b's cells
+  roomy = a;
+  RecordState roomy_moved = RecordState::Joined(b, a);
+  roomy_moved = a;
+  RecordState tight = a;
+  RecordState tight_moved = a;
+  roomy.Join(b);
+  tight.Join(b);
+  RecordState b_copy = b;
+  roomy_moved.Join(std::move(b_copy));
+  b_copy = b;
+  tight_moved.Join(std::move(b_copy));
+  RC_ASSERT(roomy == expected);
+  RC_ASSERT(roomy_moved == expected);
+  RC_ASSERT(tight == expected);
+  RC_ASSERT(tight_moved == expected);
+  RC_ASSERT(RecordState::Joined(a, b) == expected);
+}
+
 // Joins one cell into `s` through the Add* calls.
 void AddCell(RecordState& s, const Cell& c) {
   const Path p = Path::FromJoined(c.path);
@@ -1126,6 +1156,76 @@ RC_GTEST_PROP(EncodedJoin, EqualsDecodeJoinEncode, ()) {
   std::string out;
   RC_ASSERT(reconcile::JoinEncodedRecords(views, &out).ok());
   RC_ASSERT(out == reconcile::EncodeRecord(expected));
+}
+
+// Bytes the decoder accepts but the encoder never writes: each cell shares fewer path bytes with
+// the one before than it could, hlcs equal to the value's are spelled out (no 0x04/0x10 flags),
+// and varints carry redundant high groups (at most 10 bytes). The grammar of lib/core/codec.cc.
+void PutLooseVarint(std::string* out, uint64_t v, int pad) {
+  int bytes = 1;
+  for (uint64_t t = v; t >= 0x80; t >>= 7) ++bytes;
+  pad = std::min(pad, 10 - bytes);
+  for (int i = 0; i < bytes + pad; ++i) {
+    const bool last = i == bytes + pad - 1;
+    out->push_back(static_cast<char>((v & 0x7f) | (last ? 0 : 0x80)));
+    v >>= 7;
+  }
+}
+
+std::string LooseEncoding(const RecordState& state) {
+  std::vector<SiteId> sites;
+  for (const Cell& c : state.cells()) sites.push_back(c.site);
+  std::sort(sites.begin(), sites.end());
+  sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
+  std::string out(1, static_cast<char>(reconcile::kRecordCodecVersion));
+  PutLooseVarint(&out, sites.size(), Pick(0, 2));
+  for (const SiteId& s : sites) out.append(reinterpret_cast<const char*>(s.bytes().data()), 16);
+  PutLooseVarint(&out, state.cells().size(), Pick(0, 2));
+  std::string_view prev;
+  for (const Cell& c : state.cells()) {
+    size_t lcp = 0;
+    while (lcp < prev.size() && lcp < c.path.size() && prev[lcp] == c.path[lcp]) ++lcp;
+    const size_t shared = static_cast<size_t>(Pick(0, static_cast<int>(lcp)));
+    PutLooseVarint(&out, shared, Pick(0, 1));
+    PutLooseVarint(&out, c.path.size() - shared, Pick(0, 1));
+    out.append(c.path, shared);
+    PutLooseVarint(
+        &out,
+        static_cast<uint64_t>(std::lower_bound(sites.begin(), sites.end(), c.site) - sites.begin()),
+        Pick(0, 1));
+    out.push_back(static_cast<char>((c.has_value ? 0x01 : 0) | (c.has_cover ? 0x02 : 0) |
+                                    (c.has_below_cover ? 0x08 : 0)));
+    if (c.has_value) {
+      PutLooseVarint(&out, c.value_hlc, Pick(0, 1));
+      PutLooseVarint(&out, c.value.size(), Pick(0, 1));
+      out.append(c.value);
+    }
+    if (c.has_cover) PutLooseVarint(&out, c.cover_hlc, Pick(0, 1));
+    if (c.has_below_cover) PutLooseVarint(&out, c.below_cover_hlc, Pick(0, 1));
+    prev = c.path;
+  }
+  return out;
+}
+
+// The join on the bytes re-derives everything it writes (each path's shared prefix, the flags,
+// the varints) rather than trust the input's spelling: loose parts give the canonical join.
+RC_GTEST_PROP(EncodedJoin, LoosePartsGiveTheCanonicalJoin, ()) {
+  const Universe u = *GenUniverse();
+  const RecordState a = *GenState(u);
+  const RecordState b = *GenState(u);
+  const std::string loose_a = LooseEncoding(a);
+  const std::string loose_b = LooseEncoding(b);
+  reconcile::Result<RecordState> decoded = DecodeRecord(loose_a);
+  RC_ASSERT(decoded.ok());
+  RC_ASSERT(*decoded == a);
+  std::string out;
+  RC_ASSERT(reconcile::JoinEncodedRecords({loose_a}, &out).ok());
+  RC_ASSERT(out == EncodeRecord(a));
+  const std::string canonical_b = EncodeRecord(b);
+  RC_ASSERT(reconcile::JoinEncodedRecords({loose_a, loose_b}, &out).ok());
+  RC_ASSERT(out == EncodeRecord(RecordState::Joined(a, b)));
+  RC_ASSERT(reconcile::JoinEncodedRecords({canonical_b, loose_a, loose_b}, &out).ok());
+  RC_ASSERT(out == EncodeRecord(RecordState::Joined(a, b)));
 }
 
 // A part the decoder refuses makes the join refuse, with the decoder's code; a part it accepts
