@@ -62,6 +62,20 @@ void PutHeader(const std::vector<SiteId>& sites, std::string* out) {
   }
 }
 
+// The flags byte of a cell (see the grammar above).
+uint8_t FlagsOf(const WireCell& c) {
+  const CellParts& p = c.parts;
+  uint8_t flags = 0;
+  if (p.has_value) flags |= kHasValue;
+  if (p.has_cover) flags |= kHasCover;
+  if (p.has_value && p.has_cover && c.value_hlc == c.cover_hlc) flags |= kCoverIsValueHlc;
+  if (p.has_below_cover) flags |= kHasBelowCover;
+  if (p.has_value && p.has_below_cover && c.value_hlc == c.below_cover_hlc) {
+    flags |= kBelowCoverIsValueHlc;
+  }
+  return flags;
+}
+
 // Appends one cell, its path compressed against `prev` (the previous cell's path).
 void PutCell(std::string_view prev, const WireCell& c, size_t site_index, std::string* out) {
   const CellParts& p = c.parts;
@@ -72,14 +86,7 @@ void PutCell(std::string_view prev, const WireCell& c, size_t site_index, std::s
   PutVarint(out, p.path.size() - shared);
   out->append(p.path.substr(shared));
   PutVarint(out, site_index);
-  uint8_t flags = 0;
-  if (p.has_value) flags |= kHasValue;
-  if (p.has_cover) flags |= kHasCover;
-  if (p.has_value && p.has_cover && c.value_hlc == c.cover_hlc) flags |= kCoverIsValueHlc;
-  if (p.has_below_cover) flags |= kHasBelowCover;
-  if (p.has_value && p.has_below_cover && c.value_hlc == c.below_cover_hlc) {
-    flags |= kBelowCoverIsValueHlc;
-  }
+  const uint8_t flags = FlagsOf(c);
   out->push_back(static_cast<char>(flags));
   if (p.has_value) {
     PutVarint(out, c.value_hlc);
@@ -396,14 +403,7 @@ char* WriteCell(char* w, size_t shared, const WireCell& c, size_t site_index) {
   std::memcpy(w, p.path.data() + shared, suffix);
   w += suffix;
   w = internal::WriteVarint(w, site_index);
-  uint8_t flags = 0;
-  if (p.has_value) flags |= kHasValue;
-  if (p.has_cover) flags |= kHasCover;
-  if (p.has_value && p.has_cover && c.value_hlc == c.cover_hlc) flags |= kCoverIsValueHlc;
-  if (p.has_below_cover) flags |= kHasBelowCover;
-  if (p.has_value && p.has_below_cover && c.value_hlc == c.below_cover_hlc) {
-    flags |= kBelowCoverIsValueHlc;
-  }
+  const uint8_t flags = FlagsOf(c);
   *w++ = static_cast<char>(flags);
   if (p.has_value) {
     w = internal::WriteVarint(w, c.value_hlc);
