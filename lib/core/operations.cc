@@ -12,12 +12,48 @@ Status PathError(const Path& path, const Status& s) {
                                       : "at '" + path.ToString() + "'");
 }
 
+// The cells of one delta, collected in the order they are written and made a state at the end
+// (RecordState::FromCells joins a path's cells and sorts only when it must: an object walk writes
+// in path order already, nlohmann keeping members sorted and the separator sorting below every
+// key byte). Adding each cell to a state as it came moved the cells after it every time.
+class CellList {
+ public:
+  explicit CellList(const Stamp& stamp) : stamp_(stamp) {}
+  void Value(const Path& path, std::string value) {
+    Cell& c = Add(path);
+    c.has_value = true;
+    c.value_hlc = stamp_.hlc;
+    c.value = std::move(value);
+  }
+  void Cover(const Path& path) {
+    Cell& c = Add(path);
+    c.has_cover = true;
+    c.cover_hlc = stamp_.hlc;
+  }
+  void BelowCover(const Path& path) {
+    Cell& c = Add(path);
+    c.has_below_cover = true;
+    c.below_cover_hlc = stamp_.hlc;
+  }
+  RecordState Take() { return RecordState::FromCells(std::move(cells_)); }
+
+ private:
+  Cell& Add(const Path& path) {
+    Cell& c = cells_.emplace_back();
+    c.path = path.joined();
+    c.site = stamp_.site;
+    return c;
+  }
+  Stamp stamp_;
+  std::vector<Cell> cells_;
+};
+
 // Writes the members of `obj` below `at`: values for leaves, markers for objects. In a patch
 // (`patch`), a null becomes a cover and a scalar or array also gets a below-cover (it replaces
 // whatever object was at its path); in a create, nulls are skipped (null means absent) and the
 // root cover already hides everything older.
-Status WriteObject(const nlohmann::json& obj, const Path& at, const Stamp& stamp, PathRules rules,
-                   bool patch, RecordState* out) {
+Status WriteObject(const nlohmann::json& obj, const Path& at, PathRules rules, bool patch,
+                   CellList* out) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string& name = it.key();
     Status s = ValidateSegment(name, rules);
@@ -29,15 +65,15 @@ Status WriteObject(const nlohmann::json& obj, const Path& at, const Stamp& stamp
     }
     const nlohmann::json& v = it.value();
     if (v.is_object()) {
-      out->AddValue(child, stamp, std::string(kObjectMarker));
-      RECONCILE_RETURN_IF_ERROR(WriteObject(v, child, stamp, rules, patch, out));
+      out->Value(child, std::string(kObjectMarker));
+      RECONCILE_RETURN_IF_ERROR(WriteObject(v, child, rules, patch, out));
     } else if (v.is_null()) {
-      if (patch) out->AddCover(child, stamp);
+      if (patch) out->Cover(child);
     } else if (v.is_discarded()) {
       return Status::InvalidInput("discarded JSON value at '" + child.ToString() + "'");
     } else {
-      out->AddValue(child, stamp, CanonicalJson(v));
-      if (patch) out->AddBelowCover(child, stamp);
+      out->Value(child, CanonicalJson(v));
+      if (patch) out->BelowCover(child);
     }
   }
   return Status::Ok();
@@ -52,11 +88,11 @@ std::string CanonicalJson(const nlohmann::json& value) {
 
 Result<RecordState> CreateDelta(const nlohmann::json& doc, const Stamp& stamp, PathRules rules) {
   if (!doc.is_object()) return Status::InvalidInput("a record document must be a JSON object");
-  RecordState out;
-  out.AddCover(Path(), stamp);
-  out.AddValue(Path(), stamp, std::string(kObjectMarker));
-  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), stamp, rules, false, &out));
-  return out;
+  CellList out(stamp);
+  out.Cover(Path());
+  out.Value(Path(), std::string(kObjectMarker));
+  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), rules, false, &out));
+  return out.Take();
 }
 
 Result<RecordState> ReplaceDelta(const nlohmann::json& doc, const Stamp& stamp, PathRules rules) {
@@ -65,9 +101,9 @@ Result<RecordState> ReplaceDelta(const nlohmann::json& doc, const Stamp& stamp, 
 
 Result<RecordState> PatchDelta(const nlohmann::json& doc, const Stamp& stamp, PathRules rules) {
   if (!doc.is_object()) return Status::InvalidInput("a patch must be a JSON object");
-  RecordState out;
-  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), stamp, rules, true, &out));
-  return out;
+  CellList out(stamp);
+  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), rules, true, &out));
+  return out.Take();
 }
 
 RecordState DeleteDelta(const Stamp& stamp) {
@@ -79,16 +115,15 @@ RecordState DeleteDelta(const Stamp& stamp) {
 Result<RecordState> SetDelta(const Path& path, const nlohmann::json& value, const Stamp& stamp,
                              PathRules rules) {
   if (path.is_root()) return Status::InvalidInput("set at the root: use a replace");
-  RecordState out;
-  out.AddCover(path, stamp);
-  if (value.is_null()) return out;
+  CellList out(stamp);
+  out.Cover(path);
   if (value.is_object()) {
-    out.AddValue(path, stamp, std::string(kObjectMarker));
-    RECONCILE_RETURN_IF_ERROR(WriteObject(value, path, stamp, rules, false, &out));
-  } else {
-    out.AddValue(path, stamp, CanonicalJson(value));
+    out.Value(path, std::string(kObjectMarker));
+    RECONCILE_RETURN_IF_ERROR(WriteObject(value, path, rules, false, &out));
+  } else if (!value.is_null()) {
+    out.Value(path, CanonicalJson(value));
   }
-  return out;
+  return out.Take();
 }
 
 RecordState RemoveDelta(const Path& path, const Stamp& stamp) {
