@@ -82,6 +82,38 @@ Status WriteObject(const nlohmann::json& obj, const Path& at, PathRules rules, b
 }  // namespace
 
 std::string CanonicalJson(const nlohmann::json& value) {
+  // The common scalars written directly, as dump() writes them: a string of printable ASCII
+  // without quote or backslash needs no escape; integers are plain decimal.
+  switch (value.type()) {
+    case nlohmann::json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      bool plain = true;
+      for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+          plain = false;
+          break;
+        }
+      }
+      if (!plain) break;
+      std::string out;
+      out.reserve(text.size() + 2);
+      out.push_back('"');
+      out.append(text);
+      out.push_back('"');
+      return out;
+    }
+    case nlohmann::json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case nlohmann::json::value_t::number_integer:
+      return std::to_string(value.get<int64_t>());
+    case nlohmann::json::value_t::number_unsigned:
+      return std::to_string(value.get<uint64_t>());
+    case nlohmann::json::value_t::null:
+      return "null";
+    default:
+      break;
+  }
   // nlohmann::json keeps object members in a std::map: keys come out sorted by their bytes.
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

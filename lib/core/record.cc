@@ -106,6 +106,30 @@ std::vector<Cell> MergeSorted(std::vector<Cell>& mine, Other&& other_cells) {
   return out;
 }
 
+// Joins `other` into `mine` in place when every (path, site) of `other` is already in `mine` —
+// the usual join of two versions of one record — and returns true; returns false, changing
+// nothing, when `other` brings a new cell (the caller merges the two lists instead).
+template <typename Other>
+bool JoinInPlace(std::vector<Cell>& mine, Other&& other_cells) {
+  auto a = mine.begin();
+  for (const Cell& b : other_cells) {
+    while (a != mine.end() && CompareCellKey(*a, b) < 0) ++a;
+    if (a == mine.end() || CompareCellKey(*a, b) != 0) return false;
+    ++a;
+  }
+  a = mine.begin();
+  for (auto b = other_cells.begin(); b != other_cells.end(); ++b) {
+    while (CompareCellKey(*a, *b) < 0) ++a;
+    if constexpr (std::is_rvalue_reference_v<Other&&>) {
+      JoinCellMove(*a, std::move(*b));
+    } else {
+      JoinCell(*a, *b);
+    }
+    ++a;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -152,6 +176,7 @@ void RecordState::Join(const RecordState& other) {
     for (const Cell& c : other.cells_) JoinOne(cells_, c);
     return;
   }
+  if (other.cells_.size() <= cells_.size() && JoinInPlace(cells_, other.cells_)) return;
   cells_ = MergeSorted(cells_, other.cells_);
 }
 
@@ -161,6 +186,7 @@ void RecordState::Join(RecordState&& other) {
     cells_ = std::move(other.cells_);
     return;
   }
+  if (other.cells_.size() <= cells_.size() && JoinInPlace(cells_, std::move(other.cells_))) return;
   cells_ = MergeSorted(cells_, std::move(other.cells_));
 }
 

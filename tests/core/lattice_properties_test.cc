@@ -1255,5 +1255,24 @@ RC_GTEST_PROP(EncodedJoin, RefusesWhatDecodeRefuses, ()) {
   }
 }
 
+// CanonicalJson writes common scalars itself; the bytes are dump()'s for every scalar, however
+// odd (control characters, quotes, backslashes, invalid UTF-8, DEL, extreme integers, floats).
+RC_GTEST_PROP(Canonical, ScalarsAreWhatDumpWrites, ()) {
+  nlohmann::json v;
+  switch (*rc::gen::inRange(0, 7)) {
+    case 0: v = *rc::gen::arbitrary<std::string>(); break;
+    case 1:
+      v = *rc::gen::container<std::string>(rc::gen::inRange<char>(0x1e, 0x7f));
+      break;
+    case 2: v = *rc::gen::arbitrary<int64_t>(); break;
+    case 3: v = *rc::gen::arbitrary<uint64_t>(); break;
+    case 4: v = *rc::gen::arbitrary<bool>(); break;
+    case 5: v = *rc::gen::arbitrary<double>(); break;
+    default: v = nullptr; break;
+  }
+  RC_ASSERT(reconcile::CanonicalJson(v) ==
+            v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 }  // namespace
 }  // namespace reconcile_test
