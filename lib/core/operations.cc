@@ -19,18 +19,18 @@ Status PathError(const Path& path, const Status& s) {
 class CellList {
  public:
   explicit CellList(const Stamp& stamp) : stamp_(stamp) {}
-  void Value(const Path& path, std::string value) {
+  void Value(const std::string& path, std::string value) {
     Cell& c = Add(path);
     c.has_value = true;
     c.value_hlc = stamp_.hlc;
     c.value = std::move(value);
   }
-  void Cover(const Path& path) {
+  void Cover(const std::string& path) {
     Cell& c = Add(path);
     c.has_cover = true;
     c.cover_hlc = stamp_.hlc;
   }
-  void BelowCover(const Path& path) {
+  void BelowCover(const std::string& path) {
     Cell& c = Add(path);
     c.has_below_cover = true;
     c.below_cover_hlc = stamp_.hlc;
@@ -38,9 +38,9 @@ class CellList {
   RecordState Take() { return RecordState::FromCells(std::move(cells_)); }
 
  private:
-  Cell& Add(const Path& path) {
+  Cell& Add(const std::string& path) {
     Cell& c = cells_.emplace_back();
-    c.path = path.joined();
+    c.path = path;
     c.site = stamp_.site;
     return c;
   }
@@ -52,29 +52,34 @@ class CellList {
 // (`patch`), a null becomes a cover and a scalar or array also gets a below-cover (it replaces
 // whatever object was at its path); in a create, nulls are skipped (null means absent) and the
 // root cover already hides everything older.
-Status WriteObject(const nlohmann::json& obj, const Path& at, PathRules rules, bool patch,
-                   CellList* out) {
+// `path` is the joined path of `obj` (extended and restored per member), `depth` its depth.
+Status WriteObject(const nlohmann::json& obj, std::string& path, size_t depth, PathRules rules,
+                   bool patch, CellList* out) {
+  const size_t len = path.size();
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string& name = it.key();
     Status s = ValidateSegment(name, rules);
-    if (!s.ok()) return PathError(at, s);
-    Path child = at.Child(name);
-    if (child.depth() > MaxDepth(rules)) {
-      return Status::InvalidInput("'" + child.ToString() + "' is deeper than " +
+    if (!s.ok()) return PathError(Path::FromJoined(path), s);
+    if (len > 0) path.push_back(kPathSeparator);
+    path.append(name);
+    if (depth + 1 > MaxDepth(rules)) {
+      return Status::InvalidInput("'" + Path::FromJoined(path).ToString() + "' is deeper than " +
                                   std::to_string(MaxDepth(rules)) + " levels");
     }
     const nlohmann::json& v = it.value();
     if (v.is_object()) {
-      out->Value(child, std::string(kObjectMarker));
-      RECONCILE_RETURN_IF_ERROR(WriteObject(v, child, rules, patch, out));
+      out->Value(path, std::string(kObjectMarker));
+      RECONCILE_RETURN_IF_ERROR(WriteObject(v, path, depth + 1, rules, patch, out));
     } else if (v.is_null()) {
-      if (patch) out->Cover(child);
+      if (patch) out->Cover(path);
     } else if (v.is_discarded()) {
-      return Status::InvalidInput("discarded JSON value at '" + child.ToString() + "'");
+      return Status::InvalidInput("discarded JSON value at '" + Path::FromJoined(path).ToString() +
+                                  "'");
     } else {
-      out->Value(child, CanonicalJson(v));
-      if (patch) out->BelowCover(child);
+      out->Value(path, CanonicalJson(v));
+      if (patch) out->BelowCover(path);
     }
+    path.resize(len);
   }
   return Status::Ok();
 }
@@ -121,9 +126,10 @@ std::string CanonicalJson(const nlohmann::json& value) {
 Result<RecordState> CreateDelta(const nlohmann::json& doc, const Stamp& stamp, PathRules rules) {
   if (!doc.is_object()) return Status::InvalidInput("a record document must be a JSON object");
   CellList out(stamp);
-  out.Cover(Path());
-  out.Value(Path(), std::string(kObjectMarker));
-  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), rules, false, &out));
+  std::string path;
+  out.Cover(path);
+  out.Value(path, std::string(kObjectMarker));
+  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, path, 0, rules, false, &out));
   return out.Take();
 }
 
@@ -134,7 +140,8 @@ Result<RecordState> ReplaceDelta(const nlohmann::json& doc, const Stamp& stamp, 
 Result<RecordState> PatchDelta(const nlohmann::json& doc, const Stamp& stamp, PathRules rules) {
   if (!doc.is_object()) return Status::InvalidInput("a patch must be a JSON object");
   CellList out(stamp);
-  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, Path(), rules, true, &out));
+  std::string path;
+  RECONCILE_RETURN_IF_ERROR(WriteObject(doc, path, 0, rules, true, &out));
   return out.Take();
 }
 
@@ -148,12 +155,13 @@ Result<RecordState> SetDelta(const Path& path, const nlohmann::json& value, cons
                              PathRules rules) {
   if (path.is_root()) return Status::InvalidInput("set at the root: use a replace");
   CellList out(stamp);
-  out.Cover(path);
+  std::string joined = path.joined();
+  out.Cover(joined);
   if (value.is_object()) {
-    out.Value(path, std::string(kObjectMarker));
-    RECONCILE_RETURN_IF_ERROR(WriteObject(value, path, rules, false, &out));
+    out.Value(joined, std::string(kObjectMarker));
+    RECONCILE_RETURN_IF_ERROR(WriteObject(value, joined, path.depth(), rules, false, &out));
   } else if (!value.is_null()) {
-    out.Value(path, CanonicalJson(value));
+    out.Value(joined, CanonicalJson(value));
   }
   return out.Take();
 }
