@@ -3,6 +3,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -24,14 +25,23 @@ inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define RECONCILE_SHA_NI 1
 
+// CPUID: leaf 7 EBX bit 29 is SHA; leaf 1 ECX bits 19 and 9 are SSE4.1 and SSSE3 (the blend,
+// align and byte shuffle around the SHA instructions). Asked directly: clang 14's
+// __builtin_cpu_supports does not know "sha".
 bool HasShaExtensions() {
-  static const bool has = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+    const bool sse = (c & (1u << 19)) != 0 && (c & (1u << 9)) != 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    return sse && (b & (1u << 29)) != 0;
+  }();
   return has;
 }
 
 // `count` 64-byte blocks with the x86 SHA extensions. The state is kept as the instructions
 // want it: (A, B, E, F) and (C, D, G, H); each group of four rounds takes four schedule words.
-__attribute__((target("sha,sse4.1"))) void ShaNiBlocks(uint32_t state[8], const unsigned char* p,
+__attribute__((target("sha,sse4.1,ssse3"))) void ShaNiBlocks(uint32_t state[8], const unsigned char* p,
                                                          size_t count) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state)), 0xB1);
