@@ -6,6 +6,10 @@
 // and hands records over through a bounded queue, so memory stays bounded by the queue (a few
 // thousand records), not the store. Destroying the source early stops the scan.
 //
+// The source made by MakeStoreSource is also an EdgeScanFilter (the plan's first pass asks it to
+// skip, before materializing, every record that cannot be an IoT Edge gateway) and a
+// CanonicalTextSource (the main pass reads records as canonical text); see plan_internal.h.
+//
 // Thread safety: one consumer thread per source. The store must outlive the source.
 #ifndef RECONCILE_LIB_FAILBACK_STORE_SOURCE_H_
 #define RECONCILE_LIB_FAILBACK_STORE_SOURCE_H_
