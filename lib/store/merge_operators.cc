@@ -90,15 +90,12 @@ bool RecordJoinOperator::PartialMergeMulti(const rocksdb::Slice& key,
                                            std::string* new_value,
                                            rocksdb::Logger* logger) const {
   try {
-    bool ok;
-    if (!prune_) {
-      std::vector<std::string_view>& views = ViewsScratch();
-      for (const rocksdb::Slice& operand : operand_list) views.push_back(View(operand));
-      ok = JoinEncodedRecords(views, new_value).ok();
-    } else {
-      ok =
-          JoinAll(std::vector<rocksdb::Slice>(operand_list.begin(), operand_list.end()), new_value);
-    }
+    // Partial merges only join, also in a pruning store: pruning a part and joining the rest later
+    // is not pruning the whole (a cover in a later operand can hide what the pruned part kept);
+    // the full merge prunes once, over everything (found by the merge-operator fuzzer).
+    std::vector<std::string_view>& views = ViewsScratch();
+    for (const rocksdb::Slice& operand : operand_list) views.push_back(View(operand));
+    const bool ok = JoinEncodedRecords(views, new_value).ok();
     if (!ok) {
       LogFailure(logger, "partial merge", key, "an operand does not decode");
       return false;
@@ -114,15 +111,11 @@ bool RecordJoinOperator::PartialMerge(const rocksdb::Slice& key,
                                       const rocksdb::Slice& right_operand,
                                       std::string* new_value, rocksdb::Logger* logger) const {
   try {
-    bool ok;
-    if (!prune_) {
-      std::vector<std::string_view>& views = ViewsScratch();
-      views.push_back(View(left_operand));
-      views.push_back(View(right_operand));
-      ok = JoinEncodedRecords(views, new_value).ok();
-    } else {
-      ok = JoinAll({left_operand, right_operand}, new_value);
-    }
+    // Only a join, as in PartialMergeMulti.
+    std::vector<std::string_view>& views = ViewsScratch();
+    views.push_back(View(left_operand));
+    views.push_back(View(right_operand));
+    const bool ok = JoinEncodedRecords(views, new_value).ok();
     if (!ok) {
       LogFailure(logger, "partial merge", key, "an operand does not decode");
       return false;
