@@ -3,10 +3,10 @@
 // Input: the bytes to decode.
 // Invariants: decoding never crashes and fails only with kCorruption (or kUnsupported for another
 // version byte); JoinEncodedRecords (the merge operator's join on the bytes) refuses the same bytes
-// with the same status and, given the state alone or with itself, gives its encoding. A state that decodes is valid, encodes to bytes that decode to the same state and
-// encode to the same bytes again (the encoding is canonical), joins with itself to itself, and
-// prunes to a state that prunes to itself and materializes (with every policy kind) exactly as the
-// unpruned state does.
+// with the same status and, given the state alone or with itself, gives its encoding. A state that
+// decodes is valid, encodes to bytes that decode to the same state and encode to the same bytes
+// again (the encoding is canonical), joins with itself to itself, and prunes to a state that prunes
+// to itself and materializes (with every policy kind) exactly as the unpruned state does.
 #include <cstddef>
 #include <cstdint>
 
@@ -49,10 +49,7 @@ void CheckMaterializeUnchangedByPrune(const RecordState& state, const RecordStat
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+RECONCILE_FUZZ_TARGET(bytes) {
   Result<RecordState> decoded = DecodeRecord(bytes);
   // The merge operator's join on the bytes decodes exactly as DecodeRecord does.
   std::string joined_bytes;
@@ -62,9 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool other_version = !bytes.empty() && bytes[0] != static_cast<char>(kRecordCodecVersion);
     FUZZ_CHECK(other_version ? s.code() == Code::kUnsupported : s.IsCorruption(), s.ToString());
     FUZZ_CHECK(joined.code() == s.code() && joined.message() == s.message(),
-               "JoinEncodedRecords refused with \"" + joined.ToString() + "\", DecodeRecord with \"" +
-                   s.ToString() + "\"");
-    return 0;
+               "JoinEncodedRecords refused with \"" + joined.ToString() +
+                   "\", DecodeRecord with \"" + s.ToString() + "\"");
+    return;
   }
   const RecordState& state = *decoded;
   Status valid = state.Validate();
@@ -99,5 +96,4 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckMaterializeUnchangedByPrune(state, pruned, kind, lww);
     CheckMaterializeUnchangedByPrune(state, pruned, kind, policies);
   }
-  return 0;
 }

@@ -91,8 +91,8 @@ void CheckThreeWay(const MemFile& snapshot, std::string_view snapshot_text,
   CheckStamps(three.deltas, kOptions.observed_at, kOptions.site);
 
   const std::set<Key> in_snapshot = Keys(plain);
-  const RecordState deleted = DeleteDelta(Stamp{kOptions.observed_at,
-                                                SiteId::FromName(kOptions.site)});
+  const RecordState deleted =
+      DeleteDelta(Stamp{kOptions.observed_at, SiteId::FromName(kOptions.site)});
   for (const auto& [key, delta] : three.deltas) {
     if (delta == deleted) {
       FUZZ_CHECK(!in_snapshot.contains(key), key.ToString() + " is in the snapshot but deleted");
@@ -160,10 +160,7 @@ void CheckWritersRoundTrip(const ReadOutput& plain) {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
+RECONCILE_FUZZ_TARGET(input) {
   const auto [snapshot_text, base_text] = Split(input);
   const MemFile snapshot(snapshot_text);
 
@@ -205,13 +202,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::unique_ptr<LineReader> snap = snapshot.Open();
       return ReadExportWithBase(*snap, *base, kOptions, rejects, sink);
     });
-    FUZZ_CHECK(self.deltas.empty(), "a snapshot read against itself gave deltas:\n" +
-                                        Describe(self.deltas));
-    CheckRejects(self.rejects, {{snapshot.path(), self.stats.lines.lines},
-                                {"self", base->stats().lines}});
+    FUZZ_CHECK(self.deltas.empty(),
+               "a snapshot read against itself gave deltas:\n" + Describe(self.deltas));
+    CheckRejects(self.rejects,
+                 {{snapshot.path(), self.stats.lines.lines}, {"self", base->stats().lines}});
   }
 
   if (base_text) CheckThreeWay(snapshot, snapshot_text, *base_text, plain);
   if (!duplicates) CheckWritersRoundTrip(plain);
-  return 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -43,10 +44,23 @@ using nlohmann::json;
 }
 
 // Aborts with the condition's text and `detail` (a std::string expression) when `cond` is false.
-#define FUZZ_CHECK(cond, detail)                                              \
-  do {                                                                        \
+#define FUZZ_CHECK(cond, detail)                                               \
+  do {                                                                         \
     if (!(cond)) ::reconcile::fuzz::Fail(__FILE__, __LINE__, #cond, (detail)); \
   } while (0)
+
+// Defines a target's entry point: RECONCILE_FUZZ_TARGET(input) { ... } is the body libFuzzer
+// runs on each input, given as `std::string_view input`, inside namespace reconcile::fuzz (so the
+// library's names and this file's helpers need no qualification).
+#define RECONCILE_FUZZ_TARGET(input)                                                         \
+  namespace reconcile::fuzz {                                                                \
+  void TestOne(std::string_view input);                                                      \
+  }                                                                                          \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {                  \
+    ::reconcile::fuzz::TestOne(std::string_view(reinterpret_cast<const char*>(data), size)); \
+    return 0;                                                                                \
+  }                                                                                          \
+  void ::reconcile::fuzz::TestOne(std::string_view input)
 
 // A timestamp the targets use as a read's observed-at time (and later ones for re-reads).
 inline Hlc Time(std::string_view iso) {
@@ -233,8 +247,8 @@ inline void CheckAccounting(const ReadOutput& out, uint64_t bytes, bool exact) {
   const ReadStats& s = out.stats;
   const LineStats& l = s.lines;
   FUZZ_CHECK(l.lines == l.blank + l.skipped + l.rejected + l.returned, "line counts do not add up");
-  FUZZ_CHECK(l.bytes == bytes, "read " + std::to_string(l.bytes) + " of " +
-                                   std::to_string(bytes) + " bytes");
+  FUZZ_CHECK(l.bytes == bytes,
+             "read " + std::to_string(l.bytes) + " of " + std::to_string(bytes) + " bytes");
   FUZZ_CHECK(s.rejected == out.rejects.size(), "rejected count differs from rejects sent");
   FUZZ_CHECK(s.records == out.deltas.size(), "records count differs from deltas sent");
   FUZZ_CHECK(s.creates + s.patches + s.deletes == s.records, "record kinds do not add up");

@@ -5,8 +5,8 @@
 // inputs; a 4 KiB buffer).
 // Invariants: for both option sets, what Next returns and rejects is exactly what the model says
 // (line numbers, offsets, text without line ending or BOM, blank/skipped/too-long/NUL/bad-UTF-8
-// classes, counts, bytes), UTF-8 is judged as an independent validator judges it, ReadLineAt(offset)
-// gives each returned line again, and Rewind reads the same lines again.
+// classes, counts, bytes), UTF-8 is judged as an independent validator judges it,
+// ReadLineAt(offset) gives each returned line again, and Rewind reads the same lines again.
 #include <cstddef>
 #include <cstdint>
 
@@ -122,8 +122,8 @@ std::vector<std::string> ReadAndCompare(LineReader& reader, const Expected& want
     Result<bool> got = reader.Next(&line, &rejects);
     FUZZ_CHECK(got.ok(), got.status().ToString());
     if (!*got) break;
-    FUZZ_CHECK(i < want.returned.size(), "a line the model does not return: " +
-                                             std::to_string(line.number));
+    FUZZ_CHECK(i < want.returned.size(),
+               "a line the model does not return: " + std::to_string(line.number));
     const Line& w = want.returned[i++];
     FUZZ_CHECK(line.number == w.number && line.offset == w.offset && line.text == w.text,
                "line " + std::to_string(line.number) + " at " + std::to_string(line.offset) +
@@ -178,16 +178,13 @@ void Check(std::unique_ptr<LineReader> reader, std::string_view data) {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  if (size < 2) return 0;
+RECONCILE_FUZZ_TARGET(input) {
+  if (input.size() < 2) return;
   LineReaderOptions small;
-  small.max_line_bytes = 1 + data[0] % 64;
-  small.buffer_bytes = 1 + data[1] % 32;
-  const std::string text(reinterpret_cast<const char*>(data) + 2, size - 2);
+  small.max_line_bytes = 1 + static_cast<uint8_t>(input[0]) % 64;
+  small.buffer_bytes = 1 + static_cast<uint8_t>(input[1]) % 32;
+  const std::string text(input.substr(2));
   Check(LineReader::FromString("small", text, small), text);
   const MemFile file(text);
   Check(file.Open(ReaderOptions()), text);
-  return 0;
 }

@@ -106,14 +106,11 @@ class Choices {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  if (size < 1) return 0;
-  const uint8_t control = data[0];
+RECONCILE_FUZZ_TARGET(input) {
+  if (input.empty()) return;
+  const uint8_t control = static_cast<uint8_t>(input[0]);
   const bool prune = control & 1;
-  std::vector<std::string> operands =
-      SplitOperands(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  std::vector<std::string> operands = SplitOperands(input.substr(1));
   std::optional<std::string> existing;
   if ((control & 2) && operands.size() > 1) {
     existing = operands.front();
@@ -131,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         : "a full merge of an undecodable operand succeeded");
 
   // Partial merges of adjacent groups, as RocksDB may do them, then a full merge.
-  Choices choices((control >> 2) ^ size);
+  Choices choices((control >> 2) ^ input.size());
   std::vector<std::string> grouped = operands;
   const size_t rounds = choices.Below(4);
   for (size_t r = 0; r < rounds && grouped.size() >= 2; ++r) {
@@ -151,7 +148,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!all_decode) {
     FUZZ_CHECK(!FullMerge(op, existing_ptr, grouped).has_value(),
                "a full merge after partial merges hid an undecodable operand");
-    return 0;
+    return;
   }
 
   RecordState joined = existing ? DecodeRecord(*existing).value() : RecordState();
@@ -182,5 +179,4 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(FullMerge(op, &expected, operands) == expected,
              "merging the result again with its operands changed it");
-  return 0;
 }

@@ -52,15 +52,13 @@ void CheckRecords(const ReadOutput& out) {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  const std::string text(reinterpret_cast<const char*>(data), size);
+RECONCILE_FUZZ_TARGET(input) {
+  const std::string text(input);
   const MemFile file(text);
 
   // The read `mergetool ingest --format meta` does.
   ReadOutput read = Read(file.Open());
-  CheckRead(read, file.path(), size, /*exact=*/true);
+  CheckRead(read, file.path(), input.size(), /*exact=*/true);
   CheckRecords(read);
 
   // Meta export -> ReadMeta -> meta export: the same bytes.
@@ -72,13 +70,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string once = WriteModel(model, view, WriteMetaExport, &ws);
   FUZZ_CHECK(ws.written == model.size(), "meta records lost by the writer");
   ReadOutput again = Read(FromString("meta-export", once));
-  FUZZ_CHECK(again.rejects.empty(),
-             "the meta export does not read back: " + again.rejects[0].reject.ToString() + "\n" +
-                 once);
+  FUZZ_CHECK(again.rejects.empty(), "the meta export does not read back: " +
+                                        again.rejects[0].reject.ToString() + "\n" + once);
   FUZZ_CHECK(again.deltas.size() == ws.written, "meta export lines lost on re-read");
   Model back;
   JoinInto(&back, again.deltas);
   const std::string twice = WriteModel(back, view, WriteMetaExport);
   FUZZ_CHECK(twice == once, "meta export changed on re-read:\n" + once + "---\n" + twice);
-  return 0;
 }

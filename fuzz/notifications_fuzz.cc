@@ -64,22 +64,20 @@ RecordState WithSite(const RecordState& delta, const SiteId& site) {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  const std::string text(reinterpret_cast<const char*>(data), size);
+RECONCILE_FUZZ_TARGET(input) {
+  const std::string text(input);
   const MemFile file(text);
 
   // The read `mergetool ingest --format events --hub-site ...` does.
   const NotificationReadOptions hub = HubOptions();
   ReadOutput mapped = Read(file.Open(), hub);
-  CheckRead(mapped, file.path(), size, /*exact=*/true);
+  CheckRead(mapped, file.path(), input.size(), /*exact=*/true);
   CheckKinds(mapped, {SiteId::FromName("weu-primary"), SiteId::FromName("neu-secondary")});
 
   NotificationReadOptions site_override;
   site_override.site_override = kOverride;
   ReadOutput overridden = Read(FromString(file.path(), text), site_override);
-  CheckRead(overridden, file.path(), size, /*exact=*/true);
+  CheckRead(overridden, file.path(), input.size(), /*exact=*/true);
   const SiteId override_id = SiteId::FromName(kOverride);
   CheckKinds(overridden, {override_id});
   FUZZ_CHECK(overridden.rejects.size() <= mapped.rejects.size(),
@@ -87,10 +85,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (overridden.rejects.size() == mapped.rejects.size()) {
     FUZZ_CHECK(overridden.deltas.size() == mapped.deltas.size(), "the same lines, other records");
     for (size_t i = 0; i < mapped.deltas.size(); ++i) {
-      FUZZ_CHECK(overridden.deltas[i].first == mapped.deltas[i].first &&
-                     overridden.deltas[i].second == WithSite(mapped.deltas[i].second, override_id),
-                 "the site override changed more than the site of " +
-                     mapped.deltas[i].first.ToString());
+      FUZZ_CHECK(
+          overridden.deltas[i].first == mapped.deltas[i].first &&
+              overridden.deltas[i].second == WithSite(mapped.deltas[i].second, override_id),
+          "the site override changed more than the site of " + mapped.deltas[i].first.ToString());
     }
   }
 
@@ -115,5 +113,4 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  "a repeated line was rejected differently: " + got.ToString());
     }
   }
-  return 0;
 }

@@ -20,8 +20,8 @@ using namespace reconcile;
 
 using Deltas = std::map<Key, std::vector<RecordState>>;
 
-bool Collect(const std::string& path, const std::function<Result<ReadStats>(
-                                          LineReader&, const DeltaSink&)>& read,
+bool Collect(const std::string& path,
+             const std::function<Result<ReadStats>(LineReader&, const DeltaSink&)>& read,
              Deltas* deltas) {
   Result<std::unique_ptr<LineReader>> in = LineReader::Open(path);
   if (!in.ok()) {
@@ -69,22 +69,32 @@ int main(int argc, char** argv) {
   bool ok = Collect(data + "base.txt", exports("backup", backup), &deltas) &&
             Collect(data + "secondary.txt", exports("neu-secondary", secondary), &deltas) &&
             Collect(data + "primary.txt", exports("weu-primary", primary), &deltas);
-  ok = ok && Collect(data + "twins.jsonl", [&](LineReader& in, const DeltaSink& sink) {
-         TwinReadOptions options;
-         options.site = "neu-secondary";
-         options.observed_at = secondary;
-         return ReadTwins(in, options, nullptr, sink);
-       }, &deltas);
-  ok = ok && Collect(data + "notifications.jsonl", [](LineReader& in, const DeltaSink& sink) {
-         NotificationReadOptions options;
-         options.hub_sites = {{"contoso-weu", "weu-primary"}, {"contoso-neu", "neu-secondary"}};
-         return ReadNotifications(in, options, nullptr, sink);
-       }, &deltas);
-  ok = ok && Collect(data + "meta.jsonl", [](LineReader& in, const DeltaSink& sink) {
-         MetaReadOptions options;
-         options.site = "weu-primary";
-         return ReadMeta(in, options, nullptr, sink);
-       }, &deltas);
+  ok = ok && Collect(
+                 data + "twins.jsonl",
+                 [&](LineReader& in, const DeltaSink& sink) {
+                   TwinReadOptions options;
+                   options.site = "neu-secondary";
+                   options.observed_at = secondary;
+                   return ReadTwins(in, options, nullptr, sink);
+                 },
+                 &deltas);
+  ok = ok &&
+       Collect(
+           data + "notifications.jsonl",
+           [](LineReader& in, const DeltaSink& sink) {
+             NotificationReadOptions options;
+             options.hub_sites = {{"contoso-weu", "weu-primary"}, {"contoso-neu", "neu-secondary"}};
+             return ReadNotifications(in, options, nullptr, sink);
+           },
+           &deltas);
+  ok = ok && Collect(
+                 data + "meta.jsonl",
+                 [](LineReader& in, const DeltaSink& sink) {
+                   MetaReadOptions options;
+                   options.site = "weu-primary";
+                   return ReadMeta(in, options, nullptr, sink);
+                 },
+                 &deltas);
   if (!ok) return 1;
 
   std::filesystem::create_directories(out / "codec");

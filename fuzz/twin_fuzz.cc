@@ -61,7 +61,8 @@ void CheckPatches(const ReadOutput& out) {
   for (const auto& [key, delta] : out.deltas) {
     FUZZ_CHECK(key.kind() != KeyKind::kMeta, "a twin became a meta record");
     for (const Cell& c : delta.cells()) {
-      const std::string where = key.ToString() + " at '" + Path::FromJoined(c.path).ToString() + "'";
+      const std::string where =
+          key.ToString() + " at '" + Path::FromJoined(c.path).ToString() + "'";
       FUZZ_CHECK(!c.path.empty(), where + ": a twin read touched the record's root");
       FUZZ_CHECK(!c.has_cover || c.path == "tags" || c.path == "status",
                  where + ": a twin read removed something");
@@ -73,15 +74,13 @@ void CheckPatches(const ReadOutput& out) {
 }  // namespace
 }  // namespace reconcile::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace reconcile;
-  using namespace reconcile::fuzz;
-  const std::string text(reinterpret_cast<const char*>(data), size);
+RECONCILE_FUZZ_TARGET(input) {
+  const std::string text(input);
   const MemFile file(text);
 
   // The read `mergetool ingest --format twin` does.
   ReadOutput observed = Read(file.Open(), TwinTagsStamp::kObservedAt);
-  CheckRead(observed, file.path(), size, /*exact=*/false);
+  CheckRead(observed, file.path(), input.size(), /*exact=*/false);
   CheckPatches(observed);
   for (const auto& [key, delta] : observed.deltas) {
     for (const Cell& c : delta.cells()) {
@@ -93,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   ReadOutput latest = Read(FromString(file.path(), text), TwinTagsStamp::kMaxLastUpdated);
-  CheckRead(latest, file.path(), size, /*exact=*/false);
+  CheckRead(latest, file.path(), input.size(), /*exact=*/false);
   CheckPatches(latest);
   FUZZ_CHECK(SameRejects(latest.rejects, observed.rejects),
              "the tags stamp option changed which lines are rejected");
@@ -101,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              "the tags stamp option changed more than the tags");
 
   ReadOutput skip = Read(FromString(file.path(), text), TwinTagsStamp::kSkip);
-  CheckRead(skip, file.path(), size, /*exact=*/false);
+  CheckRead(skip, file.path(), input.size(), /*exact=*/false);
   CheckPatches(skip);
   for (const auto& [key, delta] : skip.deltas) {
     for (const Cell& c : delta.cells()) {
@@ -112,9 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // rejected for its tags, the deltas outside tags are the same.
   FUZZ_CHECK(skip.rejects.size() <= observed.rejects.size(), "kSkip rejected more lines");
   if (skip.rejects.size() == observed.rejects.size()) {
-    FUZZ_CHECK(skip.deltas == WithoutTags(observed.deltas),
-               "kSkip changed more than the tags:\n" + Describe(skip.deltas) + "---\n" +
-                   Describe(observed.deltas));
+    FUZZ_CHECK(skip.deltas == WithoutTags(observed.deltas), "kSkip changed more than the tags:\n" +
+                                                                Describe(skip.deltas) + "---\n" +
+                                                                Describe(observed.deltas));
   }
-  return 0;
 }

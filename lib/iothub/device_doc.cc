@@ -361,6 +361,12 @@ std::optional<Invalid> ParseTimestamp(const json& value, std::string_view field,
       return Invalid{RejectReason::kInvalidTimestamp,
                      "'" + std::string(field) + "': " + h.status().message()};
     }
+    // The epoch itself is refused as it is in milliseconds below: hlc 0 means "no stamp known",
+    // so a write stamped there could not be exported with its time and read back.
+    if (*h == 0) {
+      return Invalid{RejectReason::kInvalidTimestamp,
+                     "'" + std::string(field) + "' is the epoch itself, which stamps nothing"};
+    }
     *out = *h;
     return std::nullopt;
   }

@@ -432,6 +432,16 @@ std::vector<RejectCase> RejectCases() {
       {"invalid-timestamp", Reader::kMeta,
        R"({"namespace":"n","key":"k","updatedAt":"yesterday","doc":{}})",
        RejectReason::kInvalidTimestamp},
+      // The epoch itself stamps nothing (hlc 0 means "unknown"), as text or as milliseconds;
+      // found by the meta fuzzer: a meta record read at the epoch was exported without updatedAt.
+      {"invalid-timestamp epoch text", Reader::kMeta,
+       R"({"namespace":"n","key":"k","updatedAt":"1970-01-01T00:00:00.000Z","doc":{}})",
+       RejectReason::kInvalidTimestamp},
+      {"invalid-timestamp epoch offset", Reader::kMeta,
+       R"({"namespace":"n","key":"k","updatedAt":"1970-01-01T01:00:00+01:00","deleted":true})",
+       RejectReason::kInvalidTimestamp},
+      {"invalid-timestamp epoch millis", Reader::kMeta,
+       R"({"namespace":"n","key":"k","updatedAt":0,"doc":{}})", RejectReason::kInvalidTimestamp},
       {"invalid-timestamp notification", Reader::kNotification,
        R"({"properties":{"hubName":"contoso-neu","deviceId":"d","opType":"deleteDeviceIdentity","operationTimestamp":"2026-13-01T00:00:00Z"}})",
        RejectReason::kInvalidTimestamp},
