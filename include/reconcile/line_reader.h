@@ -85,6 +85,10 @@ class LineReader {
   // Restarts reading from the beginning (statistics are kept and go on counting).
   Status Rewind();
 
+  // A new reader of the same input with its own streams and the same options, at the beginning:
+  // another thread may read lines again by offset (ReadLineAt) on it beside this reader.
+  std::unique_ptr<LineReader> Reopen() const;
+
   const std::string& name() const { return name_; }
   const LineStats& stats() const { return stats_; }
   const LineReaderOptions& options() const { return options_; }

@@ -4,6 +4,7 @@
 
 #include "lib/iothub/device_doc.h"
 #include "lib/iothub/export_line.h"
+#include "lib/iothub/full_write_diff.h"
 #include "lib/iothub/line_pipeline.h"
 #include "reconcile/codec.h"
 #include "reconcile/iothub.h"
@@ -53,9 +54,8 @@ const Stamp kHashStamp{1, SiteId()};
 // exact path the rest, filling *dev. A document whose delta cannot be built (the exact path's
 // DeltaError) hashes its canonical JSON instead: equal to nothing the fast path hashes.
 std::optional<Invalid> KeyAndHash(iothub::ExportLineReader& fast, std::string_view text,
-                                  std::optional<Key>* key, iothub::Hash128* hash,
-                                  ExportDevice* dev, RecordState* scratch,
-                                  std::string* encoded) {
+                                  std::optional<Key>* key, iothub::Hash128* hash, ExportDevice* dev,
+                                  RecordState* scratch, std::string* encoded) {
   if (fast.FullWrite(text, kHashStamp, false, key, scratch)) {
     encoded->clear();
     EncodeRecordTo(*scratch, encoded);
@@ -93,8 +93,7 @@ Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& opti
     RecordState delta;
   };
   auto work = [&](size_t worker, const Line& line, Item* item) {
-    if (fast[worker].FullWrite(line.text, stamp, options.keys_excluded, &item->key,
-                               &item->delta)) {
+    if (fast[worker].FullWrite(line.text, stamp, options.keys_excluded, &item->key, &item->delta)) {
       return;
     }
     ExportDevice dev;
@@ -171,23 +170,95 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
       });
   RECONCILE_RETURN_IF_ERROR(s);
 
-  // 2. Stream the snapshot against the index. A rejected line whose key is known keeps its
-  // record as it was (marked seen); one whose key is unknown may be any missing record's line.
-  // The workers only read by_text (no one writes it now); the index is the commit's alone.
-  iothub::ExportLineReader own;  // the commit's (the workers' are busy beside it)
+  // 2. Stream the snapshot against the index, which no one changes now: keys the base lacks are
+  // kept in `fresh`. The workers read each line, look its key up and build its delta (a create,
+  // or the 3-way diff against the base's line, read again on the worker's own reader); the commit
+  // keeps the books (seen, duplicates) and sends the deltas on in line order. A rejected line
+  // whose key is known keeps its record as it was (marked seen); one whose key is unknown may be
+  // any missing record's line.
+  struct Built {
+    Status error;                              // the read cannot go on (a corrupt or changed base)
+    std::optional<Invalid> invalid;            // the line is rejected
+    std::optional<Result<RecordState>> delta;  // set when built
+  };
+  std::vector<std::unique_ptr<LineReader>> base_again(workers);
+  for (auto& reader : base_again) reader = base.Reopen();
+  std::vector<std::string> base_texts(workers);
+  std::vector<RecordState> base_full(workers);
+  // Builds the delta of a readable line whose key is `entry`'s (null: not in the base).
+  auto build = [&](iothub::ExportLineReader& reader, RecordState* cells, RecordState* base_cells,
+                   LineReader& base_reader, std::string* base_text, const Line& line, Item& item,
+                   const BaseEntry* entry) -> Built {
+    Built out;
+    if (entry != nullptr && item.hash == entry->hash) return out;  // unchanged
+    std::optional<Key> key;
+    if (entry == nullptr) {
+      if (reader.FullWrite(line.text, stamp, options.keys_excluded, &key, cells)) {
+        out.delta = std::move(*cells);
+        return out;
+      }
+    } else {
+      if (Status read = base_reader.ReadLineAt(entry->offset, base_text); !read.ok()) {
+        out.error = read;
+        return out;
+      }
+      // When the fast path read the line (its full write is in *cells) and reads the base's
+      // too, the diff comes from the two full writes (DiffFullWrites, the same delta).
+      RecordState delta;
+      if (!item.dev.key && !options.keys_excluded &&
+          reader.FullWrite(*base_text, kHashStamp, false, &key, base_cells) &&
+          iothub::DiffFullWrites(*base_cells, *cells, stamp, &delta)) {
+        out.delta = std::move(delta);
+        return out;
+      }
+    }
+    // The exact path's document (when the fast path read the line, it gave only the hash).
+    ExportDevice& dev = item.dev;
+    if (!dev.key && iothub::ParseExportDevice(line.text, &dev)) {
+      out.error = Status::Internal("line " + std::to_string(line.number) + " of '" +
+                                   snapshot.name() + "': the fast and exact readers disagree");
+      return out;
+    }
+    if (entry == nullptr) {
+      out.delta = iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
+      return out;
+    }
+    ExportDevice before;
+    if (iothub::ParseExportDevice(*base_text, &before)) {
+      out.error = Status::Corruption("base line " + std::to_string(entry->line) + " of '" +
+                                     base.name() + "' no longer parses (did the file change?)");
+      return out;
+    }
+    out.delta = iothub::DiffDelta(before, dev, stamp, options.keys_excluded);
+    return out;
+  };
+  auto find_in_base = [&](const Key& key) -> BaseEntry* {
+    auto it = index.find(key.Encode());
+    return it == index.end() ? nullptr : &it->second;
+  };
+  struct SnapshotItem : Item {
+    std::optional<Built> built;  // by the worker, for a line with a key
+  };
+  std::unordered_map<std::string, BaseEntry> fresh;  // keys the base does not hold
+  iothub::ExportLineReader own;                      // the commit's (the workers' are busy)
   RecordState own_scratch;
+  RecordState own_base_cells;
   std::string own_encoded;
-  std::string base_text;
   uint64_t keyless_rejects = 0;
   uint64_t readable = 0;
-  s = iothub::ForEachLineParallel<Item>(
+  s = iothub::ForEachLineParallel<SnapshotItem>(
       snapshot, rejects, nullptr, &stats.rejected, nullptr, workers,
-      [&](size_t worker, const Line& line, Item* item) {
+      [&](size_t worker, const Line& line, SnapshotItem* item) {
         item->text_hash = iothub::HashText(line.text);
         item->identical = by_text.find(item->text_hash) != by_text.end();
-        if (!item->identical) read_key_and_hash(worker, line, item);
+        if (item->identical) return;
+        read_key_and_hash(worker, line, item);
+        if (item->invalid || !item->key) return;
+        item->built =
+            build(fast[worker], &scratch[worker], &base_full[worker], *base_again[worker],
+                  &base_texts[worker], line, *item, find_in_base(*item->key));
       },
-      [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
+      [&](const Line& line, SnapshotItem& item, std::optional<Invalid>* invalid) -> Status {
         if (item.identical) {
           BaseEntry* same = by_text.find(item.text_hash)->second;
           if (!same->seen) {
@@ -197,73 +268,50 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
             return Status::Ok();
           }
           // The same bytes again: read them like any other line (a duplicate, below).
-          item.invalid = KeyAndHash(own, line.text, &item.key, &item.hash, &item.dev,
-                                    &own_scratch, &own_encoded);
+          item.invalid = KeyAndHash(own, line.text, &item.key, &item.hash, &item.dev, &own_scratch,
+                                    &own_encoded);
         }
         if ((*invalid = std::move(item.invalid))) {
           if (!item.key) {
             ++keyless_rejects;
-          } else if (auto known = index.find(item.key->Encode()); known != index.end()) {
-            known->second.seen = true;
+          } else if (BaseEntry* known = find_in_base(*item.key)) {
+            known->seen = true;
           }
           return Status::Ok();
         }
         ++readable;
-        auto [it, inserted] = index.try_emplace(item.key->Encode());
-        BaseEntry& entry = it->second;
-        if (entry.seen) {
+        BaseEntry* entry = find_in_base(*item.key);
+        const bool in_base = entry != nullptr;
+        if (!in_base) entry = &fresh.try_emplace(item.key->Encode()).first->second;
+        if (entry->seen) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
                              item.key->ToString() + " appears again in the snapshot"};
           return Status::Ok();
         }
-        entry.seen = true;
-        if (entry.in_base && item.hash == entry.hash) {
+        entry->seen = true;
+        if (!in_base) entry->line = line.number;
+        if (!item.built) {
+          item.built = build(own, &own_scratch, &own_base_cells, base, &own_encoded, line, item,
+                             in_base ? entry : nullptr);
+        }
+        Built& built = *item.built;
+        RECONCILE_RETURN_IF_ERROR(built.error);
+        if (!built.delta) {
           ++stats.unchanged;
           return Status::Ok();
         }
-        std::optional<Key> key;
-        if (!entry.in_base) {
-          entry.line = line.number;
-          if (own.FullWrite(line.text, stamp, options.keys_excluded, &key, &own_scratch)) {
-            ++stats.records;
-            ++stats.creates;
-            return sink(*key, std::move(own_scratch));
-          }
-        }
-        // The exact path's document (when the fast path read the line, it gave only the hash).
-        ExportDevice& dev = item.dev;
-        if (!dev.key && iothub::ParseExportDevice(line.text, &dev)) {
-          return Status::Internal("line " + std::to_string(line.number) + " of '" +
-                                  snapshot.name() + "': the fast and exact readers disagree");
-        }
-        if (!entry.in_base) {
-          Result<RecordState> delta = iothub::FullWriteDelta(dev, stamp, options.keys_excluded);
-          if (!delta.ok()) {
-            *invalid = DeltaError(delta.status());
-            return Status::Ok();
-          }
-          ++stats.records;
-          ++stats.creates;
-          return sink(*dev.key, std::move(*delta));
-        }
-        RECONCILE_RETURN_IF_ERROR(base.ReadLineAt(entry.offset, &base_text));
-        ExportDevice before;
-        if (auto bad = iothub::ParseExportDevice(base_text, &before)) {
-          return Status::Corruption("base line " + std::to_string(entry.line) + " of '" +
-                                    base.name() + "' no longer parses (did the file change?)");
-        }
-        Result<RecordState> delta = iothub::DiffDelta(before, dev, stamp, options.keys_excluded);
-        if (!delta.ok()) {
-          *invalid = DeltaError(delta.status());
+        if (!built.delta->ok()) {
+          *invalid = DeltaError(built.delta->status());
           return Status::Ok();
         }
-        if (delta->empty()) {
+        RecordState& delta = **built.delta;
+        if (delta.empty()) {
           ++stats.unchanged;
           return Status::Ok();
         }
         ++stats.records;
-        ++stats.patches;
-        return sink(*dev.key, std::move(*delta));
+        ++(in_base ? stats.patches : stats.creates);
+        return sink(*item.key, std::move(delta));
       });
   RECONCILE_RETURN_IF_ERROR(s);
 

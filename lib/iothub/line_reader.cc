@@ -97,6 +97,10 @@ std::unique_ptr<LineReader> LineReader::FromString(std::string name, std::string
   return std::unique_ptr<LineReader>(new LineReader(std::move(name), std::move(opener), options));
 }
 
+std::unique_ptr<LineReader> LineReader::Reopen() const {
+  return std::unique_ptr<LineReader>(new LineReader(name_, opener_, options_));
+}
+
 Status LineReader::Rewind() {
   in_ = opener_();
   if (!in_ || !*in_) return Status::IoError("cannot reopen '" + name_ + "'");

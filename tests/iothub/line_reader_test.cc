@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "reconcile/reject.h"
 #include "tests/iothub/iothub_test_util.h"
 
@@ -116,6 +119,48 @@ TEST(LineReader, ReadLineAtRereadsByOffset) {
   ASSERT_TRUE((*reader)->Rewind().ok());
   ASSERT_TRUE(*(*reader)->Next(&line, nullptr));
   EXPECT_EQ(line.number, 1u);
+}
+
+// Reopen gives a reader of its own: lines read again by offset on other threads, while the first
+// reader goes on, file and string alike.
+TEST(LineReader, ReopenedReadersRereadBesideTheFirst) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 2000; ++i) content += "{\"n\":" + std::to_string(i) + "}\n";
+  testing::WriteFile(dir.File("f.txt"), content);
+  auto file = LineReader::Open(dir.File("f.txt"));
+  ASSERT_TRUE(file.ok());
+  std::vector<std::unique_ptr<LineReader>> firsts;
+  firsts.push_back(std::move(*file));
+  firsts.push_back(LineReader::FromString("s", content));
+  for (std::unique_ptr<LineReader>& first : firsts) {
+    std::vector<uint64_t> offsets;
+    Line line;
+    while (*first->Next(&line, nullptr)) offsets.push_back(line.offset);
+    ASSERT_EQ(offsets.size(), 2000u);
+    ASSERT_TRUE(first->Rewind().ok());
+    std::vector<std::unique_ptr<LineReader>> again;
+    for (int t = 0; t < 2; ++t) again.push_back(first->Reopen());
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        std::string text;
+        for (size_t i = t; i < offsets.size(); i += 2) {
+          if (!again[t]->ReadLineAt(offsets[i], &text).ok() ||
+              text != "{\"n\":" + std::to_string(i) + "}") {
+            ++wrong;
+          }
+        }
+      });
+    }
+    uint64_t n = 0;
+    while (*first->Next(&line, nullptr)) ++n;
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0) << first->name();
+    EXPECT_EQ(n, 2000u) << first->name();
+    EXPECT_EQ(again[0]->name(), first->name());
+  }
 }
 
 TEST(LineReader, MissingFileIsNotFound) {
