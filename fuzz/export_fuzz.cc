@@ -13,12 +13,18 @@
 //  - the 3-way read never deletes a record the snapshot holds, and (lww, no duplicates) the base
 //    joined with the 3-way deltas shows every record of both as the snapshot alone shows it;
 //  - without duplicate keys, the canonical export of what was read reads back without reject and
-//    writes the same bytes, and its twin export reads back as twins without reject.
+//    writes the same bytes, and its twin export reads back as twins without reject;
+//  - for every snapshot line and base line of one key that the fast reader reads, the diff of
+//    their full writes (DiffFullWrites, the 3-way read's) is DiffDelta's, byte for byte, or
+//    declined.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
 #include "fuzz/fuzz_util.h"
+#include "lib/iothub/device_doc.h"
+#include "lib/iothub/export_line.h"
+#include "lib/iothub/full_write_diff.h"
 
 namespace reconcile::fuzz {
 namespace {
@@ -71,6 +77,54 @@ std::set<Key> Keys(const ReadOutput& out) {
   std::set<Key> keys;
   for (const auto& [key, delta] : out.deltas) keys.insert(key);
   return keys;
+}
+
+// The lines of `text` (LF-separated, a CR before the LF dropped).
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.push_back(line);
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+// DiffFullWrites against DiffDelta on every (base line, snapshot line) pair of one key that the
+// fast reader reads.
+void CheckFullWriteDiffs(std::string_view snapshot_text, std::string_view base_text) {
+  static iothub::ExportLineReader fast;
+  const Stamp read{1, SiteId()};
+  const Stamp stamp{kSnapshotTime, SiteId::FromName(kOptions.site)};
+  std::map<std::string, std::pair<std::string_view, RecordState>> base;
+  for (std::string_view line : SplitLines(base_text)) {
+    std::optional<Key> key;
+    RecordState cells;
+    if (fast.FullWrite(line, read, false, &key, &cells)) {
+      base.try_emplace(key->Encode(), line, std::move(cells));
+    }
+  }
+  for (std::string_view line : SplitLines(snapshot_text)) {
+    std::optional<Key> key;
+    RecordState cells;
+    if (!fast.FullWrite(line, read, false, &key, &cells)) continue;
+    auto it = base.find(key->Encode());
+    if (it == base.end()) continue;
+    RecordState from_cells;
+    if (!iothub::DiffFullWrites(it->second.second, cells, stamp, &from_cells)) continue;
+    iothub::ExportDevice before, after;
+    FUZZ_CHECK(!iothub::ParseExportDevice(it->second.first, &before) &&
+                   !iothub::ParseExportDevice(line, &after),
+               "the exact reader rejects a line the fast reader read");
+    Result<RecordState> exact = iothub::DiffDelta(before, after, stamp, false);
+    FUZZ_CHECK(exact.ok(), exact.status().ToString());
+    FUZZ_CHECK(EncodeRecord(*exact) == EncodeRecord(from_cells),
+               key->ToString() + ": DiffFullWrites differs from DiffDelta:\n" +
+                   Describe({{*key, *exact}}) + "---\n" + Describe({{*key, from_cells}}));
+  }
 }
 
 // 3-way read of the snapshot against a real base (the input's "#base" part).
@@ -208,6 +262,9 @@ RECONCILE_FUZZ_TARGET(input) {
                  {{snapshot.path(), self.stats.lines.lines}, {"self", base->stats().lines}});
   }
 
-  if (base_text) CheckThreeWay(snapshot, snapshot_text, *base_text, plain);
+  if (base_text) {
+    CheckThreeWay(snapshot, snapshot_text, *base_text, plain);
+    CheckFullWriteDiffs(snapshot_text, *base_text);
+  }
   if (!duplicates) CheckWritersRoundTrip(plain);
 }
