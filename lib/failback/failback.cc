@@ -22,15 +22,16 @@
 //   failback/retry/<r>            round r is done (its files, errors log and counts)
 //   failback/verify/at            the observed-at time of the verify export's catch-up read
 //   failback/verify/ingested      the catch-up read is in the store (records read)
-// A step's checkpoint is written in the same Store::Apply batch as the step's last deltas, so a
-// crash leaves either the step done with all of its data, or the step to run again: every step
+// A step's checkpoint is written after all of the step's deltas are (batches are written in
+// order, each atomic), so a crash leaves either the step done with all of its data, or the step
+// to run again: every step
 // is idempotent (joins are, plans are pure functions of their inputs, and an import job is keyed
 // by a job id derived from the run id, which the hub adapters use to never run a job twice).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <unordered_set>
@@ -45,6 +46,7 @@
 #include "reconcile/iothub_plan.h"
 #include "reconcile/operations.h"
 #include "reconcile/store.h"
+#include "reconcile/store_writer.h"
 
 namespace reconcile {
 
@@ -84,37 +86,30 @@ MetaPut SiteNamePut(const std::string& name) {
   return MetaPut{"site-name/" + SiteId::FromName(name).ToString(), name};
 }
 
-// Deltas from a reader, written in batches; the last batch carries the checkpoint.
+// Deltas from a reader, written in batches on a thread of their own while the reader goes on
+// (StoreWriter). Finish writes the rest and waits, so the counts are whole when the step's
+// checkpoint is written after them.
 class Ingest {
  public:
-  explicit Ingest(Store& store) : store_(store) {}
+  explicit Ingest(Store& store) : writer_(store, kBatchDeltas) {}
 
   DeltaSink Sink() {
     return [this](const Key& key, RecordState delta) -> Status {
-      batch_.push_back(Delta{key, std::move(delta)});
       ++deltas_;
-      if (batch_.size() >= kBatchDeltas) return Flush({});
-      return Status::Ok();
+      return writer_.Add(key, std::move(delta));
     };
   }
 
-  Status Flush(std::vector<MetaPut> meta) {
-    if (batch_.empty() && meta.empty()) return Status::Ok();
-    Result<ApplyResult> r = store_.Apply(batch_, meta);
-    if (!r.ok()) return r.status();
-    below_horizon_ += r->rejected.size();
-    batch_.clear();
-    return Status::Ok();
-  }
+  Status Finish() { return writer_.Flush(); }
+  // Writes the rest with `meta` in the last batch, and waits.
+  Status Flush(std::vector<MetaPut> meta) { return writer_.Flush(std::move(meta)); }
 
   uint64_t deltas() const { return deltas_; }
-  uint64_t below_horizon() const { return below_horizon_; }
+  uint64_t below_horizon() const { return writer_.below_horizon(); }
 
  private:
-  Store& store_;
-  std::vector<Delta> batch_;
+  StoreWriter writer_;
   uint64_t deltas_ = 0;
-  uint64_t below_horizon_ = 0;
 };
 
 struct RunInfo {
@@ -178,8 +173,7 @@ class Orchestrator {
   // write it itself (Checkpoint) in the batch of its last data.
   Status RunStep(const std::string& name, const std::function<Status(StepReport&)>& body);
   void Absorb(const std::string& step, const json& value);
-  Status Checkpoint(Ingest* ingest, const std::string& name, json value,
-                    std::vector<MetaPut> extra = {});
+  Status Checkpoint(const std::string& name, json value, std::vector<MetaPut> extra = {});
   Result<std::optional<std::string>> Meta(const std::string& name) const;
 
   Result<std::unique_ptr<FileRejectSink>> Rejects(const std::string& step) {
@@ -243,10 +237,8 @@ Result<std::optional<std::string>> Orchestrator::Meta(const std::string& name) c
   return v.status();
 }
 
-Status Orchestrator::Checkpoint(Ingest* ingest, const std::string& name, json value,
-                                std::vector<MetaPut> extra) {
+Status Orchestrator::Checkpoint(const std::string& name, json value, std::vector<MetaPut> extra) {
   extra.push_back(MetaPut{name, CanonicalJson(value)});
-  if (ingest != nullptr) return ingest->Flush(std::move(extra));
   Result<ApplyResult> r = store_->Apply({}, extra);
   return r.status();
 }
@@ -431,11 +423,11 @@ Status Orchestrator::IngestPrimary(StepReport& step) {
   }
   RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
   step.records = records;
-  return Checkpoint(&ingest, StepMeta("ingest-primary"),
-                    {{"records", records},
-                     {"rejected", rejected},
-                     {"deltas", ingest.deltas()},
-                     {"belowHorizon", ingest.below_horizon()}});
+  RECONCILE_RETURN_IF_ERROR(ingest.Finish());
+  return Checkpoint(StepMeta("ingest-primary"), {{"records", records},
+                                                 {"rejected", rejected},
+                                                 {"deltas", ingest.deltas()},
+                                                 {"belowHorizon", ingest.below_horizon()}});
 }
 
 Status Orchestrator::IngestSecondary(StepReport& step) {
@@ -461,14 +453,14 @@ Status Orchestrator::IngestSecondary(StepReport& step) {
   if (!r.ok()) return r.status().WithContext(path);
   RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
   step.records = r->records;
-  return Checkpoint(&ingest, StepMeta("ingest-secondary"),
-                    {{"records", r->records},
-                     {"rejected", r->rejected},
-                     {"creates", r->creates},
-                     {"patches", r->patches},
-                     {"deletes", r->deletes},
-                     {"unchanged", r->unchanged},
-                     {"belowHorizon", ingest.below_horizon()}});
+  RECONCILE_RETURN_IF_ERROR(ingest.Finish());
+  return Checkpoint(StepMeta("ingest-secondary"), {{"records", r->records},
+                                                   {"rejected", r->rejected},
+                                                   {"creates", r->creates},
+                                                   {"patches", r->patches},
+                                                   {"deletes", r->deletes},
+                                                   {"unchanged", r->unchanged},
+                                                   {"belowHorizon", ingest.below_horizon()}});
 }
 
 Status Orchestrator::IngestEvents(StepReport& step) {
@@ -540,13 +532,13 @@ Status Orchestrator::IngestEvents(StepReport& step) {
   }
   RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
   step.records = records;
-  return Checkpoint(&ingest, StepMeta("ingest-events"),
-                    {{"records", records},
-                     {"rejected", rejected + quarantined},
-                     {"quarantined", quarantined},
-                     {"events", events},
-                     {"duplicates", duplicates},
-                     {"belowHorizon", ingest.below_horizon()}});
+  RECONCILE_RETURN_IF_ERROR(ingest.Finish());
+  return Checkpoint(StepMeta("ingest-events"), {{"records", records},
+                                                {"rejected", rejected + quarantined},
+                                                {"quarantined", quarantined},
+                                                {"events", events},
+                                                {"duplicates", duplicates},
+                                                {"belowHorizon", ingest.below_horizon()}});
 }
 
 Status Orchestrator::Plan(StepReport& step) {
@@ -608,17 +600,16 @@ Status Orchestrator::Plan(StepReport& step) {
   uint64_t lines = 0;
   for (const auto& [mode, n] : plan->counts) lines += n;
   step.records = lines;
-  return Checkpoint(nullptr, StepMeta("plan"),
-                    {{"records", lines},
-                     {"lines", lines},
-                     {"counts", plan->counts},
-                     {"files", plan->files},
-                     {"conflicts", by_rule},
-                     {"unchanged", plan->unchanged},
-                     {"reportedOnly", plan->reported_only},
-                     {"orphanModules", plan->orphan_modules},
-                     {"primaryOnly", plan->primary_only},
-                     {"manifest", plan->manifest_path}});
+  return Checkpoint(StepMeta("plan"), {{"records", lines},
+                                       {"lines", lines},
+                                       {"counts", plan->counts},
+                                       {"files", plan->files},
+                                       {"conflicts", by_rule},
+                                       {"unchanged", plan->unchanged},
+                                       {"reportedOnly", plan->reported_only},
+                                       {"orphanModules", plan->orphan_modules},
+                                       {"primaryOnly", plan->primary_only},
+                                       {"manifest", plan->manifest_path}});
 }
 
 Status Orchestrator::Apply(StepReport& step) {
@@ -636,11 +627,10 @@ Status Orchestrator::Apply(StepReport& step) {
     RECONCILE_RETURN_IF_ERROR(failback::WriteFileAtomic(errors, ""));
   }
   step.records = outcome.lines;
-  return Checkpoint(nullptr, StepMeta("apply"),
-                    {{"records", outcome.lines},
-                     {"lines", outcome.lines},
-                     {"failed", outcome.failed},
-                     {"errors", errors}});
+  return Checkpoint(StepMeta("apply"), {{"records", outcome.lines},
+                                        {"lines", outcome.lines},
+                                        {"failed", outcome.failed},
+                                        {"errors", errors}});
 }
 
 Status Orchestrator::Retry(StepReport& step) {
@@ -815,14 +805,13 @@ Status Orchestrator::Retry(StepReport& step) {
     }
   }
   step.records = retried;
-  return Checkpoint(nullptr, StepMeta("retry"),
-                    {{"records", retried},
-                     {"rejected", rejected},
-                     {"rounds", rounds},
-                     {"retried", retried},
-                     {"export", previous_export},
-                     {"changed", job_changed},
-                     {"notes", notes}});
+  return Checkpoint(StepMeta("retry"), {{"records", retried},
+                                        {"rejected", rejected},
+                                        {"rounds", rounds},
+                                        {"retried", retried},
+                                        {"export", previous_export},
+                                        {"changed", job_changed},
+                                        {"notes", notes}});
 }
 
 Status Orchestrator::Verify(StepReport& step) {
@@ -886,15 +875,14 @@ Status Orchestrator::Verify(StepReport& step) {
   std::vector<std::string> keys;
   if (!verified) keys = failback::DiffProjections(*merged, *primary, 20, &differing);
   step.records = merged->records;
-  return Checkpoint(nullptr, StepMeta("verify"),
-                    {{"records", merged->records},
-                     {"merged", merged->Hex()},
-                     {"primary", primary->Hex()},
-                     {"verified", verified},
-                     {"differing", differing},
-                     {"keys", keys},
-                     {"caughtUp", caught_up},
-                     {"rejected", rejected}});
+  return Checkpoint(StepMeta("verify"), {{"records", merged->records},
+                                         {"merged", merged->Hex()},
+                                         {"primary", primary->Hex()},
+                                         {"verified", verified},
+                                         {"differing", differing},
+                                         {"keys", keys},
+                                         {"caughtUp", caught_up},
+                                         {"rejected", rejected}});
 }
 
 Result<FailbackReport> Orchestrator::Run() {

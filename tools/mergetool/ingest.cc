@@ -13,6 +13,7 @@
 #include "reconcile/iothub.h"
 #include "reconcile/line_reader.h"
 #include "reconcile/store.h"
+#include "reconcile/store_writer.h"
 #include "tools/mergetool/command.h"
 #include "tools/mergetool/progress.h"
 #include "tools/mergetool/rejects.h"
@@ -77,45 +78,44 @@ std::string DefaultQuarantinePath(const std::string& rejects) {
   return rejects + ".quarantine.txt";
 }
 
-// Collects deltas and applies them to the store in atomic batches. A batch also records the
-// names of the sites it writes for, so reports can name them.
+// Collects deltas and applies them to the store in atomic batches, each written while the reader
+// goes on (reconcile::StoreWriter). A batch also records the names of the sites it writes for,
+// so reports can name them.
 class BatchWriter {
  public:
   BatchWriter(reconcile::Store& store, size_t batch, Progress& progress)
-      : store_(store), batch_(batch), progress_(progress) {}
+      : writer_(store, batch), progress_(progress) {}
 
   reconcile::Status Add(const reconcile::Key& key, reconcile::RecordState delta) {
-    deltas_.push_back({key, std::move(delta)});
-    if (deltas_.size() >= batch_) return Flush();
-    return reconcile::Status::Ok();
+    reconcile::Status s = writer_.Add(key, std::move(delta));
+    Report();
+    return s;
   }
 
   void NameSite(const std::string& name) {
     const reconcile::SiteId id = reconcile::SiteId::FromName(name);
-    if (named_.insert(id).second) meta_.push_back({SiteNameMetaKey(id), name});
+    if (named_.insert(id).second) writer_.AddMeta({SiteNameMetaKey(id), name});
   }
 
+  // Writes what is held and waits for every batch.
   reconcile::Status Flush() {
-    if (deltas_.empty() && meta_.empty()) return reconcile::Status::Ok();
-    auto result = store_.Apply(deltas_, meta_);
-    if (!result.ok()) return result.status();
-    below_horizon_ += result->rejected.size();
-    progress_.Add(deltas_.size());
-    deltas_.clear();
-    meta_.clear();
-    return reconcile::Status::Ok();
+    reconcile::Status s = writer_.Flush();
+    Report();
+    return s;
   }
 
-  uint64_t below_horizon() const { return below_horizon_; }
+  uint64_t below_horizon() const { return writer_.below_horizon(); }
 
  private:
-  reconcile::Store& store_;
-  size_t batch_;
+  void Report() {
+    if (writer_.written() > reported_) progress_.Add(writer_.written() - reported_);
+    reported_ = writer_.written();
+  }
+
+  reconcile::StoreWriter writer_;
   Progress& progress_;
-  std::vector<reconcile::Delta> deltas_;
-  std::vector<reconcile::MetaPut> meta_;
   std::set<reconcile::SiteId> named_;
-  uint64_t below_horizon_ = 0;
+  uint64_t reported_ = 0;
 };
 
 reconcile::Result<std::unique_ptr<reconcile::LineReader>> OpenInput(const std::string& file) {
