@@ -5,8 +5,8 @@
 #include <map>
 
 #include "lib/core/hash.h"
-#include "reconcile/operations.h"
 #include "lib/core/winner.h"
+#include "reconcile/operations.h"
 
 namespace reconcile {
 namespace {
@@ -16,12 +16,27 @@ namespace {
 std::optional<ConflictWrite> LastWrite(const Cell& c, Hlc fork) {
   const bool v = c.has_value && c.value_hlc > fork;
   const bool r = c.has_cover && c.cover_hlc > fork;
-  Path path = Path::FromJoined(c.path);
   if (r && (!v || c.value_hlc < c.cover_hlc)) {
-    return ConflictWrite{std::move(path), c.cover_stamp(), true, ""};
+    return ConflictWrite{Path::FromJoined(c.path), c.cover_stamp(), true, ""};
   }
-  if (v) return ConflictWrite{std::move(path), c.value_stamp(), false, c.value};
+  if (v) return ConflictWrite{Path::FromJoined(c.path), c.value_stamp(), false, c.value};
   return std::nullopt;
+}
+
+// True when cells of two or more sites were written after the fork point. Every contender of a
+// conflict is such a cell, keyed by its site, so a record without them has no conflict: most
+// records after an outage, which the walk over their paths can then skip.
+bool TwoSitesWroteAfter(const std::vector<Cell>& cells, Hlc fork) {
+  const SiteId* first = nullptr;
+  for (const Cell& c : cells) {
+    if (!((c.has_value && c.value_hlc > fork) || (c.has_cover && c.cover_hlc > fork))) continue;
+    if (first == nullptr) {
+      first = &c.site;
+    } else if (c.site != *first) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool NewerFirst(const ConflictWrite& a, const ConflictWrite& b) {
@@ -36,6 +51,7 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
   std::vector<Conflict> out;
   const std::vector<Cell>& cells = state.cells();
   const Hlc fork = view.fork_point;
+  if (!TwoSitesWroteAfter(cells, fork)) return out;
   Status walked = internal::WalkPaths(kind, state, view, [&](const internal::PathGroup& g) {
     std::map<SiteId, ConflictWrite> contenders;
     for (const Cell& c : g.cells) {
@@ -43,8 +59,7 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
     }
     // A remove or replace at this path against other sites' after-the-fork values below it that
     // it hid: each such site contends with its newest hidden value.
-    const size_t end_of_group = static_cast<size_t>(g.cells.data() - cells.data()) +
-                                g.cells.size();
+    const size_t end_of_group = static_cast<size_t>(g.cells.data() - cells.data()) + g.cells.size();
     for (const Cell& coverer : g.cells) {
       if (!coverer.has_cover || coverer.cover_hlc <= fork) continue;
       for (size_t k = end_of_group; k < cells.size() && Path::IsWithin(cells[k].path, g.path);
@@ -139,7 +154,8 @@ namespace {
 
 void RedactInPlace(nlohmann::json& node, const Path& at) {
   if (node.is_object()) {
-    for (auto it = node.begin(); it != node.end(); ++it) RedactInPlace(it.value(), at.Child(it.key()));
+    for (auto it = node.begin(); it != node.end(); ++it)
+      RedactInPlace(it.value(), at.Child(it.key()));
     return;
   }
   std::string canonical = CanonicalJson(node);

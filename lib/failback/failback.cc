@@ -570,46 +570,45 @@ Status Orchestrator::IngestEvents(StepReport& step) {
 }
 
 Status Orchestrator::Plan(StepReport& step) {
-  // Every record is read three times from here on (conflicts, the plan's two passes) and again
-  // at verify: join the ingests' merge operands once, now, rather than on every read.
-  RECONCILE_RETURN_IF_ERROR(store_->Compact());
-  // Conflicts since the fork point, by rule; the list (no values) goes to conflicts.jsonl.
+  // Every record is read twice from here on (the plan's two passes) and again at verify: join the
+  // ingests' merge operands once, as the plan's first pass starts (beside its index of the
+  // primary's export), rather than on every read.
+  failback::StoreObserver first_pass;
+  first_pass.before = [&] { return store_->Compact(); };
+  // Conflicts since the fork point, by rule; the list (no values) goes to conflicts.jsonl. They
+  // are found as the plan's first pass reads the store: one scan of the store instead of two.
   std::map<std::string, uint64_t> by_rule;
-  {
-    PolicyTable table = store_->policy_table();
-    MergeView view;
-    view.policies = &table;
-    view.fork_point = store_->fork_point();
-    std::map<SiteId, std::string> names;
-    for (const std::string& s :
-         {o_.primary_site, o_.secondary_site, o_.base_site, std::string(kWorkSite)}) {
-      names[SiteId::FromName(s)] = s;
-    }
-    for (const auto& [site, file] : o_.meta_files) names[SiteId::FromName(site)] = site;
-    auto site_name = [&](const SiteId& id) {
-      auto it = names.find(id);
-      return it == names.end() ? id.ToString() : it->second;
-    };
-    std::string text;
-    Status s = store_->Scan(std::nullopt, [&](const Key& key, const RecordState& state) -> Status {
-      Result<std::vector<Conflict>> conflicts = FindConflicts(key.kind(), state, view);
-      if (!conflicts.ok()) return conflicts.status().WithContext(key.ToString());
-      for (const Conflict& c : *conflicts) {
-        ++by_rule[c.rule];
-        json losers = json::array();
-        for (const ConflictWrite& w : c.losers) losers.push_back(site_name(w.stamp.site));
-        text += CanonicalJson({{"key", key.ToString()},
-                               {"path", c.path.ToString()},
-                               {"rule", c.rule},
-                               {"winner", site_name(c.winner.stamp.site)},
-                               {"losers", losers}});
-        text += '\n';
-      }
-      return Status::Ok();
-    });
-    RECONCILE_RETURN_IF_ERROR(s);
-    RECONCILE_RETURN_IF_ERROR(failback::WriteFileAtomic(WorkPath("conflicts.jsonl"), text));
+  PolicyTable table = store_->policy_table();
+  MergeView view;
+  view.policies = &table;
+  view.fork_point = store_->fork_point();
+  std::map<SiteId, std::string> names;
+  for (const std::string& s :
+       {o_.primary_site, o_.secondary_site, o_.base_site, std::string(kWorkSite)}) {
+    names[SiteId::FromName(s)] = s;
   }
+  for (const auto& [site, file] : o_.meta_files) names[SiteId::FromName(site)] = site;
+  auto site_name = [&](const SiteId& id) {
+    auto it = names.find(id);
+    return it == names.end() ? id.ToString() : it->second;
+  };
+  std::string text;
+  first_pass.record = [&](const Key& key, const RecordState& state) -> Status {
+    Result<std::vector<Conflict>> found = FindConflicts(key.kind(), state, view);
+    if (!found.ok()) return found.status().WithContext(key.ToString());
+    for (const Conflict& c : *found) {
+      ++by_rule[c.rule];
+      json losers = json::array();
+      for (const ConflictWrite& w : c.losers) losers.push_back(site_name(w.stamp.site));
+      text += CanonicalJson({{"key", key.ToString()},
+                             {"path", c.path.ToString()},
+                             {"rule", c.rule},
+                             {"winner", site_name(c.winner.stamp.site)},
+                             {"losers", losers}});
+      text += '\n';
+    }
+    return Status::Ok();
+  };
 
   const std::string out = WorkPath("plan");
   RECONCILE_RETURN_IF_ERROR(failback::RemoveAll(out));  // a plan of a crashed attempt
@@ -623,8 +622,10 @@ Status Orchestrator::Plan(StepReport& step) {
   po.created_at = FormatIso8601(run_.started);
   po.input_digests = {{"run", run_.run_id}};
   Result<PlanSummary> plan =
-      BuildFailbackPlan(failback::StoreSourceFactory(*store_), **primary, po, nullptr);
+      BuildFailbackPlan(failback::StoreSourceFactory(*store_, &first_pass), **primary, po, nullptr);
   if (!plan.ok()) return plan.status();
+  if (!first_pass.finished) return Status::Internal("plan: the conflicts were not read whole");
+  RECONCILE_RETURN_IF_ERROR(failback::WriteFileAtomic(WorkPath("conflicts.jsonl"), text));
   uint64_t lines = 0;
   for (const auto& [mode, n] : plan->counts) lines += n;
   step.records = lines;

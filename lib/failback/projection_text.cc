@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/core/canonical_text.h"
 #include "reconcile/iothub_plan.h"
 #include "reconcile/operations.h"
 #include "reconcile/path.h"
@@ -9,83 +10,9 @@
 namespace reconcile::failback {
 namespace {
 
-constexpr size_t kBad = std::string_view::npos;
-
-// ---- Reading canonical text ----------------------------------------------------------------
-// Canonical text has no whitespace, and a string holds a '"' only escaped, so a value ends at the
-// first ',', '}' or ']' outside strings and brackets.
-
-// The end of the value starting at text[i], or kBad.
-size_t SkipValue(std::string_view text, size_t i) {
-  if (i >= text.size()) return kBad;
-  if (text[i] == '"') {
-    for (++i; i < text.size(); ++i) {
-      if (text[i] == '\\') {
-        ++i;
-      } else if (text[i] == '"') {
-        return i + 1;
-      }
-    }
-    return kBad;
-  }
-  if (text[i] == '{' || text[i] == '[') {
-    int depth = 0;
-    while (i < text.size()) {
-      const char c = text[i];
-      if (c == '"') {
-        i = SkipValue(text, i);
-        if (i == kBad) return kBad;
-        continue;
-      }
-      if (c == '{' || c == '[') {
-        ++depth;
-      } else if ((c == '}' || c == ']') && --depth == 0) {
-        return i + 1;
-      }
-      ++i;
-    }
-    return kBad;
-  }
-  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']') ++i;
-  return i;
-}
-
-// Calls fn(name as written, value) for each member of the object `text` until fn returns false;
-// false when fn did or the text is not an object.
-template <typename Fn>
-bool ForEachMember(std::string_view text, Fn&& fn) {
-  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return false;
-  size_t i = 1;
-  if (text[i] == '}') return i + 1 == text.size();
-  while (true) {
-    if (i >= text.size() || text[i] != '"') return false;
-    const size_t name_end = SkipValue(text, i);
-    if (name_end == kBad || name_end >= text.size() || text[name_end] != ':') return false;
-    const size_t from = name_end + 1;
-    const size_t to = SkipValue(text, from);
-    if (to == kBad || to >= text.size() || to == from) return false;
-    if (!fn(text.substr(i + 1, name_end - i - 2), text.substr(from, to - from))) return false;
-    if (text[to] == '}') return to + 1 == text.size();
-    if (text[to] != ',') return false;
-    i = to + 1;
-  }
-}
-
-// The same for the items of the array `text`.
-template <typename Fn>
-bool ForEachItem(std::string_view text, Fn&& fn) {
-  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return false;
-  size_t i = 1;
-  if (text[i] == ']') return i + 1 == text.size();
-  while (true) {
-    const size_t to = SkipValue(text, i);
-    if (to == kBad || to >= text.size() || to == i) return false;
-    if (!fn(text.substr(i, to - i))) return false;
-    if (text[to] == ']') return to + 1 == text.size();
-    if (text[to] != ',') return false;
-    i = to + 1;
-  }
-}
+using internal::ForEachItem;
+constexpr size_t kBad = internal::kBadText;
+using internal::ForEachMember;
 
 // ---- Writing canonical text ----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ namespace reconcile::failback {
 namespace {
 
 constexpr size_t kChunk = 256;     // records handed over at once
-constexpr size_t kMaxChunks = 16;  // chunks queued at most
+constexpr size_t kMaxChunks = 16;  // chunks queued at most, per queue
 
 // False when no cell can make capabilities.iotEdge show true, so the record is not an edge
 // device. A shown value is a cell's value (or, union, made of cells' values), and an object is
@@ -33,23 +33,75 @@ bool MayBeEdge(const RecordState& state) {
   return false;
 }
 
-class StoreSource final : public MergedSource,
-                          public iothub::EdgeScanFilter,
-                          public iothub::CanonicalTextSource {
+// A bounded queue of chunks from one thread to another. The writer closes it with its final
+// status; Cancel (the reader is gone) wakes and stops both sides.
+template <typename T>
+class ChunkQueue {
  public:
-  explicit StoreSource(const Store& store) : store_(store), table_(store.policy_table()) {
-    view_.policies = &table_;
-    view_.fork_point = store.fork_point();
+  // Blocks while the queue is full; false when cancelled.
+  bool Push(std::vector<T> chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_; });
+    if (cancelled_) return false;
+    chunks_.push_back(std::move(chunk));
+    lock.unlock();
+    cv_.notify_all();
+    return true;
   }
-
-  ~StoreSource() override {
-    if (!worker_.joinable()) return;
+  // Blocks while the queue is empty and open; false when closed and drained, or cancelled.
+  bool Pop(std::vector<T>* chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !chunks_.empty() || closed_ || cancelled_; });
+    if (cancelled_ || chunks_.empty()) return false;
+    *chunk = std::move(chunks_.front());
+    chunks_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    return true;
+  }
+  void Close(Status status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      status_ = std::move(status);
+    }
+    cv_.notify_all();
+  }
+  void Cancel() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
     }
     cv_.notify_all();
-    worker_.join();
+  }
+  // The writer's final status. REQUIRES: Pop returned false without a Cancel.
+  Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<T>> chunks_;
+  bool closed_ = false;
+  bool cancelled_ = false;
+  Status status_;
+};
+
+class StoreSource final : public MergedSource,
+                          public iothub::EdgeScanFilter,
+                          public iothub::CanonicalTextSource {
+ public:
+  StoreSource(const Store& store, StoreObserver* observer)
+      : store_(store), table_(store.policy_table()), observer_(observer) {
+    view_.policies = &table_;
+    view_.fork_point = store.fork_point();
+  }
+
+  ~StoreSource() override {
+    out_.Cancel();
+    if (scanner_.joinable()) scanner_.join();
   }
 
   void OnlyPossibleEdges() override { edges_only_ = true; }
@@ -72,82 +124,74 @@ class StoreSource final : public MergedSource,
   }
 
  private:
-  // One record as the worker hands it over: the document, or (text_) its canonical text.
+  // One record as it is handed over: the document, or (text_) its canonical text.
   struct Item {
     MergedRecord rec;
     std::optional<std::string> text;
   };
-
   // Makes current_[pos_] the next item; false at the end.
   Result<bool> Take() {
     // The scan starts with the first read, so the modes set before it apply to every record.
-    if (!worker_.joinable()) worker_ = std::thread([this] { Produce(); });
+    // (Materializing on a thread of its own would need a copy of every state, which costs more
+    // than it saves: the states' cells would be allocated on one thread and freed on another.)
+    if (!scanner_.joinable()) scanner_ = std::thread([this] { Scan(); });
     if (pos_ == current_.size()) {
       current_.clear();
       pos_ = 0;
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || done_; });
-      if (queue_.empty()) {
-        if (!status_.ok()) return status_;
+      if (!out_.Pop(&current_)) {
+        Status status = out_.status();
+        if (!status.ok()) return status;
         return false;
       }
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      cv_.notify_all();
     }
     return true;
   }
 
-  void Produce() {
-    std::vector<Item> chunk;
-    chunk.reserve(kChunk);
+  void Scan() {
+    std::vector<Item> items;
+    items.reserve(kChunk);
     auto hand_over = [&]() -> Status {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return queue_.size() < kMaxChunks || cancelled_; });
-      if (cancelled_) return Status::Conflict("cancelled");
-      queue_.push_back(std::move(chunk));
-      chunk = {};
-      chunk.reserve(kChunk);
-      lock.unlock();
-      cv_.notify_all();
+      if (!out_.Push(std::move(items))) return Status::Conflict("cancelled");
+      items = {};
+      items.reserve(kChunk);
       return Status::Ok();
     };
+    const bool observe = observer_ != nullptr && observer_->record;
     const std::optional<KeyKind> kind =
-        edges_only_ ? std::optional<KeyKind>(KeyKind::kDevice) : std::nullopt;
-    Status s = store_.Scan(kind, [&](const Key& key, const RecordState& state) -> Status {
-      if (edges_only_ && !MayBeEdge(state)) return Status::Ok();
-      if (text_) {
-        Result<std::optional<std::string>> text = Materialize(key.kind(), state, view_);
-        if (!text.ok()) return text.status().WithContext(key.ToString());
-        chunk.push_back(Item{MergedRecord{key, std::nullopt, state.MaxHlc()}, std::move(*text)});
-      } else {
-        Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
-        if (!doc.ok()) return doc.status().WithContext(key.ToString());
-        chunk.push_back(Item{MergedRecord{key, std::move(*doc), state.MaxHlc()}, std::nullopt});
-      }
-      if (chunk.size() == kChunk) return hand_over();
-      return Status::Ok();
-    });
-    if (s.ok() && !chunk.empty()) s = hand_over();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!cancelled_) status_ = s;
-    done_ = true;
-    cv_.notify_all();
+        edges_only_ && !observe ? std::optional<KeyKind>(KeyKind::kDevice) : std::nullopt;
+    Status s = observer_ != nullptr && observer_->before ? observer_->before() : Status::Ok();
+    if (s.ok()) {
+      s = store_.Scan(kind, [&](const Key& key, const RecordState& state) -> Status {
+        if (observe) RECONCILE_RETURN_IF_ERROR(observer_->record(key, state));
+        if (edges_only_ && (key.kind() != KeyKind::kDevice || !MayBeEdge(state))) {
+          return Status::Ok();
+        }
+        if (text_) {
+          Result<std::optional<std::string>> text = Materialize(key.kind(), state, view_);
+          if (!text.ok()) return text.status().WithContext(key.ToString());
+          items.push_back(Item{MergedRecord{key, std::nullopt, state.MaxHlc()}, std::move(*text)});
+        } else {
+          Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
+          if (!doc.ok()) return doc.status().WithContext(key.ToString());
+          items.push_back(Item{MergedRecord{key, std::move(*doc), state.MaxHlc()}, std::nullopt});
+        }
+        return items.size() == kChunk ? hand_over() : Status::Ok();
+      });
+    }
+    if (s.ok() && !items.empty()) s = hand_over();
+    // Every record was shown to the observer (the hand-over only waits for the reader).
+    if (s.ok() && observer_ != nullptr) observer_->finished = true;
+    out_.Close(std::move(s));
   }
 
   const Store& store_;
   PolicyTable table_;
   MergeView view_;
-  bool edges_only_ = false;  // set before the worker starts, read by it
+  StoreObserver* observer_;  // may be null; used by the scan only
+  bool edges_only_ = false;  // set before the threads start, read by them
   bool text_ = false;        // the same
-  std::thread worker_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::vector<Item>> queue_;
-  bool cancelled_ = false;
-  bool done_ = false;
-  Status status_;
+  std::thread scanner_;
+  ChunkQueue<Item> out_;  // scan -> reader
   std::vector<Item> current_;
   size_t pos_ = 0;
 };
@@ -187,12 +231,23 @@ class KeysSource final : public MergedSource {
 }  // namespace
 
 std::unique_ptr<MergedSource> MakeStoreSource(const Store& store) {
-  return std::make_unique<StoreSource>(store);
+  return std::make_unique<StoreSource>(store, nullptr);
 }
 
 MergedSourceFactory StoreSourceFactory(const Store& store) {
   const Store* s = &store;
   return [s]() -> Result<std::unique_ptr<MergedSource>> { return MakeStoreSource(*s); };
+}
+
+MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer) {
+  const Store* s = &store;
+  // The first source made takes the observer; the factory may be copied, the flag is shared.
+  auto taken = std::make_shared<bool>(false);
+  return [s, observer, taken]() -> Result<std::unique_ptr<MergedSource>> {
+    StoreObserver* mine = *taken ? nullptr : observer;
+    *taken = true;
+    return std::unique_ptr<MergedSource>(std::make_unique<StoreSource>(*s, mine));
+  };
 }
 
 }  // namespace reconcile::failback

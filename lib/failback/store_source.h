@@ -10,10 +10,14 @@
 // skip, before materializing, every record that cannot be an IoT Edge gateway) and a
 // CanonicalTextSource (the main pass reads records as canonical text); see plan_internal.h.
 //
+// A StoreObserver rides along the first scan of a factory's sources (the plan's first pass), so a
+// caller that needs every record's state once (the failback's conflicts) needs no scan of its own.
+//
 // Thread safety: one consumer thread per source. The store must outlive the source.
 #ifndef RECONCILE_LIB_FAILBACK_STORE_SOURCE_H_
 #define RECONCILE_LIB_FAILBACK_STORE_SOURCE_H_
 
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -26,6 +30,22 @@ std::unique_ptr<MergedSource> MakeStoreSource(const Store& store);
 
 // A factory (for BuildFailbackPlan / BuildRetryPlan) of sources over `store`.
 MergedSourceFactory StoreSourceFactory(const Store& store);
+
+// Rides along the first scan of a factory's sources, on the scanning thread: runs `before`, then
+// sees every record of the store once, deleted ones included, in key order.
+struct StoreObserver {
+  // Called before the scan starts (e.g. Store::Compact) when set; an error is the source's error.
+  std::function<Status()> before;
+  // Called for each record when set; an error ends the scan and is the source's error.
+  std::function<Status(const Key& key, const RecordState& state)> record;
+  // Set when the scan reached the end of the store, so every record has been seen.
+  bool finished = false;
+};
+
+// StoreSourceFactory whose first source, whatever it yields, shows every record of the store to
+// `*observer` as it scans (the plan's first pass then reads modules and meta too, and skips them
+// after the observer saw them). Later sources do not. `observer` must outlive the sources.
+MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer);
 
 // A source of only `keys` (and, for module keys, their devices, which the plan needs to know the
 // module's device exists), read with point lookups, in key order; keys the store does not hold

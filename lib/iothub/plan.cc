@@ -9,16 +9,18 @@
 // the planner met the records (key order); never a key or thumbprint value.
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 
 #include "lib/core/hash.h"
 #include "lib/iothub/device_doc.h"
 #include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
+#include "lib/iothub/plan_primary.h"
+#include "lib/iothub/plan_text.h"
 #include "reconcile/operations.h"
 
 namespace reconcile {
@@ -326,491 +328,10 @@ Result<PlanSummary> PlanWriter::Finish(
 
 namespace {
 
-bool IsEdge(const json& doc) {
-  const json* caps = iothub::PresentMember(doc, "capabilities");
-  const json* edge = caps ? iothub::PresentMember(*caps, "iotEdge") : nullptr;
-  return edge != nullptr && edge->is_boolean() && edge->get<bool>();
-}
-
-// The parent device id named by the first parent scope, or "".
-std::string ParentOf(const json& doc) {
-  const json* parents = iothub::PresentMember(doc, "parentScopes");
-  if (parents == nullptr || !parents->is_array() || parents->empty() ||
-      !(*parents)[0].is_string()) {
-    return "";
-  }
-  Result<std::string> id = ScopeDeviceId((*parents)[0].get<std::string>());
-  return id.ok() ? *id : "";
-}
-
 json AuthWithoutKeys(const json& auth) {
   json out = auth;
   if (out.is_object()) out.erase("symmetricKey");
   return out;
-}
-
-// ---- Canonical text without copies ----------------------------------------------------------
-// The plan hashes parts of documents and digests whole ones, always as CanonicalJson's bytes.
-// These write the same bytes straight from the document, without building the parts as new JSON
-// values first: plain ASCII strings and integers here, anything else (floats, strings with escapes
-// or non-ASCII bytes) by nlohmann's own serializer, which is what CanonicalJson runs.
-
-void AppendCanonical(const json& value, std::string* out);
-
-// True when `text` is printable ASCII without '"' and '\\': written as it is, between quotes.
-// Eight bytes at a time (bit tricks: a byte's high bit marks a byte below 0x20, equal to '"' or
-// '\\', or of 0x80 and above).
-bool IsPlainAscii(std::string_view text) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  auto special = [](uint64_t w) {  // no false negatives; a false positive is checked bytewise
-    const uint64_t quote = w ^ (kOnes * '"');
-    const uint64_t slash = w ^ (kOnes * '\\');
-    return (((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) |
-            w) &
-           kHigh;
-  };
-  size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, text.data() + i, 8);
-    if (special(w) == 0) continue;
-    for (size_t k = i; k < i + 8; ++k) {
-      const unsigned char c = static_cast<unsigned char>(text[k]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-    }
-  }
-  for (; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
-void AppendCanonicalString(const std::string& text, std::string* out) {
-  if (!IsPlainAscii(text)) {
-    out->append(CanonicalJson(json(text)));
-    return;
-  }
-  out->push_back('"');
-  out->append(text);
-  out->push_back('"');
-}
-
-template <typename Int>
-void AppendInteger(Int n, std::string* out) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
-  out->append(buf, end);
-}
-
-void AppendCanonical(const json& value, std::string* out) {
-  switch (value.type()) {
-    case json::value_t::null:
-      out->append("null");
-      return;
-    case json::value_t::boolean:
-      out->append(value.get<bool>() ? "true" : "false");
-      return;
-    case json::value_t::number_integer:
-      AppendInteger(value.get<json::number_integer_t>(), out);
-      return;
-    case json::value_t::number_unsigned:
-      AppendInteger(value.get<json::number_unsigned_t>(), out);
-      return;
-    case json::value_t::string:
-      AppendCanonicalString(value.get_ref<const std::string&>(), out);
-      return;
-    case json::value_t::array: {
-      out->push_back('[');
-      bool first = true;
-      for (const json& item : value) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendCanonical(item, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case json::value_t::object: {
-      out->push_back('{');
-      bool first = true;
-      for (const auto& [name, member] : value.get_ref<const json::object_t&>()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendCanonicalString(name, out);
-        out->push_back(':');
-        AppendCanonical(member, out);
-      }
-      out->push_back('}');
-      return;
-    }
-    default:  // floats, binary, discarded
-      out->append(CanonicalJson(value));
-      return;
-  }
-}
-
-std::string Canonical(const json& value) {
-  std::string out;
-  AppendCanonical(value, &out);
-  return out;
-}
-
-// A record document as canonical text, with where its big twin sections lie in it (empty when
-// absent or null), so their hashes need no second serialization.
-struct DocText {
-  std::string text;
-  std::string_view tags;
-  std::string_view desired;
-  std::string_view reported;
-  // ScanDocText only: the identity members, null ones included (name, canonical value).
-  std::vector<std::pair<std::string_view, std::string_view>> identity;
-};
-
-void WriteDocText(const json& doc, DocText* out) {
-  out->text.clear();
-  out->tags = out->desired = out->reported = {};
-  out->identity.clear();
-  if (!doc.is_object()) {
-    AppendCanonical(doc, &out->text);
-    return;
-  }
-  // Offsets first: the text may move while it grows.
-  std::pair<size_t, size_t> tags{0, 0}, desired{0, 0}, reported{0, 0};
-  std::string& t = out->text;
-  t.push_back('{');
-  bool first = true;
-  for (const auto& [name, member] : doc.get_ref<const json::object_t&>()) {
-    if (!first) t.push_back(',');
-    first = false;
-    AppendCanonicalString(name, &t);
-    t.push_back(':');
-    const size_t at = t.size();
-    if (name == "properties" && member.is_object()) {
-      t.push_back('{');
-      bool inner_first = true;
-      for (const auto& [inner, section] : member.get_ref<const json::object_t&>()) {
-        if (!inner_first) t.push_back(',');
-        inner_first = false;
-        AppendCanonicalString(inner, &t);
-        t.push_back(':');
-        const size_t from = t.size();
-        AppendCanonical(section, &t);
-        if (section.is_null()) continue;
-        if (inner == "desired") desired = {from, t.size()};
-        if (inner == "reported") reported = {from, t.size()};
-      }
-      t.push_back('}');
-      continue;
-    }
-    AppendCanonical(member, &t);
-    if (name == "tags" && !member.is_null()) tags = {at, t.size()};
-  }
-  t.push_back('}');
-  auto view = [&](std::pair<size_t, size_t> span) {
-    return std::string_view(t).substr(span.first, span.second - span.first);
-  };
-  out->tags = view(tags);
-  out->desired = view(desired);
-  out->reported = view(reported);
-}
-
-// ---- Reading canonical text -----------------------------------------------------------------
-// A record that comes as canonical text (CanonicalTextSource) is not parsed whole to be compared:
-// its members are found in the text (canonical: no whitespace, keys as plain as they can be).
-
-constexpr size_t kBad = std::string_view::npos;
-
-// The end of the JSON value starting at text[i], or kBad.
-size_t SkipValue(std::string_view text, size_t i) {
-  if (i >= text.size()) return kBad;
-  const char c = text[i];
-  if (c == '"') {
-    for (++i; i < text.size(); ++i) {
-      if (text[i] == '\\') {
-        ++i;
-      } else if (text[i] == '"') {
-        return i + 1;
-      }
-    }
-    return kBad;
-  }
-  if (c == '{' || c == '[') {
-    int depth = 0;
-    while (i < text.size()) {
-      const char d = text[i];
-      if (d == '"') {
-        i = SkipValue(text, i);
-        if (i == kBad) return kBad;
-        continue;
-      }
-      if (d == '{' || d == '[') {
-        ++depth;
-      } else if ((d == '}' || d == ']') && --depth == 0) {
-        return i + 1;
-      }
-      ++i;
-    }
-    return kBad;
-  }
-  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']') ++i;
-  return i;
-}
-
-// Calls fn(raw name, value text) for each member of the object `text`; false when malformed.
-template <typename Fn>
-bool ForEachMember(std::string_view text, Fn&& fn) {
-  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return false;
-  size_t i = 1;
-  if (text[i] == '}') return i + 1 == text.size();
-  while (true) {
-    if (i >= text.size() || text[i] != '"') return false;
-    const size_t name_end = SkipValue(text, i);
-    if (name_end == kBad || name_end >= text.size() || text[name_end] != ':') return false;
-    const std::string_view name = text.substr(i + 1, name_end - i - 2);
-    const size_t from = name_end + 1;
-    const size_t to = SkipValue(text, from);
-    if (to == kBad || to >= text.size() || to == from) return false;
-    fn(name, text.substr(from, to - from));
-    if (text[to] == '}') return to + 1 == text.size();
-    if (text[to] != ',') return false;
-    i = to + 1;
-  }
-}
-
-// Fills out->tags/desired/reported/identity from out->text; false when it is not an object.
-bool ScanDocText(DocText* out) {
-  out->tags = out->desired = out->reported = {};
-  out->identity.clear();
-  const std::string_view text = out->text;
-  bool inner_ok = true;
-  const bool ok = ForEachMember(text, [&](std::string_view name, std::string_view value) {
-    if (name == "tags") {
-      if (value != "null") out->tags = value;
-    } else if (name == "properties") {
-      if (value.front() != '{') return;
-      inner_ok = ForEachMember(value,
-                               [&](std::string_view inner, std::string_view section) {
-                                 if (section == "null") return;
-                                 if (inner == "desired") out->desired = section;
-                                 if (inner == "reported") out->reported = section;
-                               }) &&
-                 inner_ok;
-    } else if (name == "authentication" || name == "capabilities" || name == "deviceScope" ||
-               name == "parentScopes" || name == "status" || name == "statusReason") {
-      out->identity.emplace_back(name, value);
-    }
-  });
-  return ok && inner_ok;
-}
-
-// Canonical text into a document, for the common case: objects, arrays, plain ASCII strings,
-// literals and integers of up to 18 digits, the same values nlohmann's parser gives (non-negative
-// integers unsigned). False (and *out unspecified) for anything else: the caller asks nlohmann.
-bool ParseSimple(std::string_view text, size_t* i, json* out) {
-  if (*i >= text.size()) return false;
-  const char c = text[*i];
-  if (c == '{' || c == '[') {
-    const bool object = c == '{';
-    const char close = object ? '}' : ']';
-    *out = object ? json::object() : json::array();
-    ++*i;
-    if (*i < text.size() && text[*i] == close) {
-      ++*i;
-      return true;
-    }
-    while (true) {
-      if (object) {
-        json name;
-        if (*i >= text.size() || text[*i] != '"' || !ParseSimple(text, i, &name)) return false;
-        if (*i >= text.size() || text[*i] != ':') return false;
-        ++*i;
-        auto& members = out->get_ref<json::object_t&>();
-        auto it =
-            members.emplace_hint(members.end(), std::move(name.get_ref<std::string&>()), json());
-        if (!ParseSimple(text, i, &it->second)) return false;
-      } else {
-        json item;
-        if (!ParseSimple(text, i, &item)) return false;
-        out->get_ref<json::array_t&>().push_back(std::move(item));
-      }
-      if (*i >= text.size()) return false;
-      if (text[*i] == close) {
-        ++*i;
-        return true;
-      }
-      if (text[*i] != ',') return false;
-      ++*i;
-    }
-  }
-  if (c == '"') {
-    const size_t from = *i + 1;
-    size_t k = from;
-    while (k < text.size() && text[k] != '"') {
-      const unsigned char b = static_cast<unsigned char>(text[k]);
-      if (b < 0x20 || b >= 0x80 || b == '\\') return false;
-      ++k;
-    }
-    if (k >= text.size()) return false;
-    *out = std::string(text.substr(from, k - from));
-    *i = k + 1;
-    return true;
-  }
-  for (std::string_view literal : {"true", "false", "null"}) {
-    if (text.substr(*i, literal.size()) == literal) {
-      *out = literal == "null" ? json() : json(literal == "true");
-      *i += literal.size();
-      return true;
-    }
-  }
-  const bool negative = c == '-';
-  size_t k = *i + (negative ? 1 : 0);
-  const size_t first = k;
-  while (k < text.size() && text[k] >= '0' && text[k] <= '9') ++k;
-  const size_t digits = k - first;
-  if (digits == 0 || digits > 18 || (digits > 1 && text[first] == '0')) return false;
-  if (k < text.size() && (text[k] == '.' || text[k] == 'e' || text[k] == 'E')) return false;
-  uint64_t n = 0;
-  for (size_t d = first; d < k; ++d) n = n * 10 + static_cast<uint64_t>(text[d] - '0');
-  if (negative) {
-    *out = -static_cast<json::number_integer_t>(n);
-  } else {
-    *out = static_cast<json::number_unsigned_t>(n);
-  }
-  *i = k;
-  return true;
-}
-
-// Canonical text into a document; discarded when it is not JSON.
-json ParseCanonicalText(std::string_view text) {
-  json out;
-  size_t i = 0;
-  if (ParseSimple(text, &i, &out) && i == text.size()) return out;
-  return json::parse(text, nullptr, false);
-}
-
-// The identity members of a scanned record as a document (enough for RewriteScopes, IsEdge and
-// IdentityMembers); false when one does not parse.
-bool IdentityDoc(const DocText& text, json* out) {
-  *out = json::object();
-  for (const auto& [name, value] : text.identity) {
-    json v = ParseCanonicalText(value);
-    if (v.is_discarded()) return false;
-    (*out)[std::string(name)] = std::move(v);
-  }
-  return true;
-}
-
-// The canonical text of the parts of a record document the plan compares, as CanonicalJson of:
-//   identity:          {"authentication"? (no symmetricKey when no_keys), "capabilities":
-//                       {"iotEdge"}, "deviceScope"?, "parentScopes"? (non-empty), "status"
-//                       (default "enabled"), "statusReason"? (non-empty string)} (modules: only
-//                       "authentication"?)
-//   identity_no_auth:  the same without "authentication"
-//   twin:              {"desired" (default {}), "tags" (default {})}
-//   reported:          properties.reported (default {})
-// Keys in that order are sorted, as CanonicalJson writes them.
-std::string IdentityMembers(const json& doc, bool is_module) {
-  std::string out;
-  if (is_module) return out;
-  out.append(IsEdge(doc) ? "\"capabilities\":{\"iotEdge\":true}"
-                         : "\"capabilities\":{\"iotEdge\":false}");
-  if (const json* s = iothub::PresentMember(doc, "deviceScope")) {
-    out.append(",\"deviceScope\":");
-    AppendCanonical(*s, &out);
-  }
-  if (const json* p = iothub::PresentMember(doc, "parentScopes"); p && !p->empty()) {
-    out.append(",\"parentScopes\":");
-    AppendCanonical(*p, &out);
-  }
-  out.append(",\"status\":");
-  if (const json* status = iothub::PresentMember(doc, "status")) {
-    AppendCanonical(*status, &out);
-  } else {
-    out.append("\"enabled\"");
-  }
-  if (const json* r = iothub::PresentMember(doc, "statusReason");
-      r && r->is_string() && !r->get_ref<const std::string&>().empty()) {
-    out.append(",\"statusReason\":");
-    AppendCanonical(*r, &out);
-  }
-  return out;
-}
-
-Hash128 IdentityNoAuthHash(const std::string& members) {
-  std::string text;
-  text.reserve(members.size() + 2);
-  text.push_back('{');
-  text.append(members);
-  text.push_back('}');
-  return HashText(text);
-}
-
-// REQUIRES: `auth` is the document's non-null authentication.
-Hash128 IdentityHash(const std::string& members, const json& auth, bool no_keys) {
-  std::string text = "{\"authentication\":";
-  if (no_keys && auth.is_object()) {
-    text.push_back('{');
-    bool first = true;
-    for (const auto& [name, member] : auth.get_ref<const json::object_t&>()) {
-      if (name == "symmetricKey") continue;
-      if (!first) text.push_back(',');
-      first = false;
-      AppendCanonicalString(name, &text);
-      text.push_back(':');
-      AppendCanonical(member, &text);
-    }
-    text.push_back('}');
-  } else {
-    AppendCanonical(auth, &text);
-  }
-  if (!members.empty()) text.push_back(',');
-  text.append(members);
-  text.push_back('}');
-  return HashText(text);
-}
-
-Hash128 TwinHash(std::string_view desired, std::string_view tags) {
-  std::string text = "{\"desired\":";
-  text.append(desired.empty() ? std::string_view("{}") : desired);
-  text.append(",\"tags\":");
-  text.append(tags.empty() ? std::string_view("{}") : tags);
-  text.push_back('}');
-  return HashText(text);
-}
-
-Hash128 ReportedHash(std::string_view reported) {
-  return HashText(reported.empty() ? std::string_view("{}") : reported);
-}
-
-// The twin sections of a document (for a document not written out whole).
-void WriteSections(const json& doc, DocText* out) {
-  out->text.clear();
-  std::pair<size_t, size_t> tags{0, 0}, desired{0, 0}, reported{0, 0};
-  std::string& t = out->text;
-  if (const json* v = iothub::PresentMember(doc, "tags")) {
-    AppendCanonical(*v, &t);
-    tags = {0, t.size()};
-  }
-  if (const json* props = iothub::PresentMember(doc, "properties")) {
-    if (const json* v = iothub::PresentMember(*props, "desired")) {
-      const size_t from = t.size();
-      AppendCanonical(*v, &t);
-      desired = {from, t.size()};
-    }
-    if (const json* v = iothub::PresentMember(*props, "reported")) {
-      const size_t from = t.size();
-      AppendCanonical(*v, &t);
-      reported = {from, t.size()};
-    }
-  }
-  auto view = [&](std::pair<size_t, size_t> span) {
-    return std::string_view(t).substr(span.first, span.second - span.first);
-  };
-  out->tags = view(tags);
-  out->desired = view(desired);
-  out->reported = view(reported);
 }
 
 struct PrimaryEntry {
@@ -845,61 +366,46 @@ struct Planner::Impl {
     return options.only_keys.empty() || options.only_keys.count(key) > 0;
   }
 
-  // Parses and hashes the primary's lines on every core; the digest, the index and the rejects
-  // are written in line order (ForEachLineParallel).
+  // Parses and hashes the primary's lines on every core (simdjson first: PrimaryLineReader); the
+  // digest, the index and the rejects are written in line order (ForEachLineParallel).
   Status IndexPrimary(LineReader& reader, RejectSink* rejects, Sha256* digest) {
     uint64_t rejected = 0;
     struct Item {
       std::optional<Invalid> invalid;
-      std::optional<Key> key;
-      PrimaryEntry entry;
-      std::optional<std::string> own_scope;  // a deviceScope naming the device itself
+      PrimaryRecord record;
     };
     const size_t workers = ParseWorkers();
-    std::vector<DocText> sections(workers);
+    std::vector<std::unique_ptr<PrimaryLineReader>> readers;
+    for (size_t w = 0; w < workers; ++w) {
+      readers.push_back(std::make_unique<PrimaryLineReader>(options.no_keys));
+    }
     return ForEachLineParallel<Item>(
         reader, rejects, nullptr, &rejected, nullptr, workers,
         [&](size_t worker, const Line& line, Item* item) {
-          ExportDevice dev;
-          if ((item->invalid = ParseExportDevice(line.text, &dev))) return;
-          const bool is_module = dev.key->kind() == KeyKind::kModule;
-          PrimaryEntry& e = item->entry;
-          e.offset = line.offset;
-          e.line = line.number;
-          const std::string members = IdentityMembers(dev.doc, is_module);
-          e.identity_no_auth = IdentityNoAuthHash(members);
-          const json* auth = iothub::PresentMember(dev.doc, "authentication");
-          e.identity = auth ? IdentityHash(members, *auth, options.no_keys) : e.identity_no_auth;
-          WriteSections(dev.doc, &sections[worker]);
-          e.twin = TwinHash(sections[worker].desired, sections[worker].tags);
-          e.reported = ReportedHash(sections[worker].reported);
-          if (!is_module && IsEdge(dev.doc)) {
-            e.edge = true;
-            e.parent = ParentOf(dev.doc);
-          }
-          if (!is_module) {
-            if (const json* s = iothub::PresentMember(dev.doc, "deviceScope")) {
-              Result<std::string> owner = ScopeDeviceId(s->get<std::string>());
-              if (owner.ok() && *owner == dev.key->device_id()) {
-                item->own_scope = s->get<std::string>();
-              }
-            }
-          }
-          item->key = std::move(dev.key);
+          item->invalid = readers[worker]->Read(line.text, &item->record);
         },
         [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
           digest->Update(line.text);
           digest->Update("\n");
           if ((*invalid = std::move(item.invalid))) return Status::Ok();
-          auto [it, inserted] = primary.try_emplace(item.key->Encode());
+          PrimaryRecord& r = item.record;
+          auto [it, inserted] = primary.try_emplace(r.key->Encode());
           if (!inserted) {
             *invalid = Invalid{RejectReason::kDuplicateRecord,
-                               item.key->ToString() + " appears again (first at line " +
+                               r.key->ToString() + " appears again (first at line " +
                                    std::to_string(it->second.line) + ")"};
             return Status::Ok();
           }
-          it->second = std::move(item.entry);
-          if (item.own_scope) primary_scopes[item.key->device_id()] = std::move(*item.own_scope);
+          PrimaryEntry& e = it->second;
+          e.offset = line.offset;
+          e.line = line.number;
+          e.identity = r.identity;
+          e.identity_no_auth = r.identity_no_auth;
+          e.twin = r.twin;
+          e.reported = r.reported;
+          e.edge = r.edge;
+          e.parent = std::move(r.parent);
+          if (r.own_scope) primary_scopes[r.key->device_id()] = std::move(*r.own_scope);
           return Status::Ok();
         });
   }
@@ -914,15 +420,13 @@ struct Planner::Impl {
     return Status::Ok();
   }
 
-  Status ScanEdges(const MergedSourceFactory& merged) {
-    Result<std::unique_ptr<MergedSource>> src = merged();
-    if (!src.ok()) return src.status();
+  Status ScanEdges(MergedSource& src) {
     // This pass reads edge devices only: a source that can skip the rest early saves
     // materializing every record twice.
-    if (auto* filter = dynamic_cast<EdgeScanFilter*>(src->get())) filter->OnlyPossibleEdges();
+    if (auto* filter = dynamic_cast<EdgeScanFilter*>(&src)) filter->OnlyPossibleEdges();
     MergedRecord rec{Key::Device("x").value(), std::nullopt, 0};
     while (true) {
-      Result<bool> got = (*src)->Next(&rec);
+      Result<bool> got = src.Next(&rec);
       if (!got.ok()) return got.status();
       if (!*got) break;
       if (rec.key.kind() != KeyKind::kDevice || !rec.doc || !IsEdge(*rec.doc)) continue;
@@ -1253,8 +757,24 @@ Status Planner::Run(const MergedSourceFactory& merged, LineReader& primary, Reje
                     std::vector<std::pair<std::string, std::string>>* inputs) {
   if (!merged) return Status::InvalidInput("plan: no merged source");
   Sha256 primary_digest;
-  RECONCILE_RETURN_IF_ERROR(impl_->IndexPrimary(primary, rejects, &primary_digest));
-  RECONCILE_RETURN_IF_ERROR(impl_->ScanEdges(merged));
+  // The first pass over the merged state (edge devices) and the primary's index read different
+  // inputs into different members: a source that filters (the store's) is read beside the index,
+  // on a helper thread. Other sources are read after it, on this thread.
+  Result<std::unique_ptr<MergedSource>> first = merged();
+  if (!first.ok()) return first.status();
+  Status scanned;
+  if (dynamic_cast<EdgeScanFilter*>(first->get()) != nullptr) {
+    std::future<Status> edges =
+        std::async(std::launch::async, [&] { return impl_->ScanEdges(**first); });
+    Status indexed = impl_->IndexPrimary(primary, rejects, &primary_digest);
+    scanned = edges.get();
+    RECONCILE_RETURN_IF_ERROR(indexed);
+  } else {
+    RECONCILE_RETURN_IF_ERROR(impl_->IndexPrimary(primary, rejects, &primary_digest));
+    scanned = impl_->ScanEdges(**first);
+  }
+  first->reset();
+  RECONCILE_RETURN_IF_ERROR(scanned);
   Sha256 merged_digest;
   RECONCILE_RETURN_IF_ERROR(impl_->PlanAll(merged, primary, &merged_digest));
   inputs->emplace_back("primary-lines", primary_digest.HexDigest());

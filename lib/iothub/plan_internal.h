@@ -66,7 +66,9 @@ class PlanWriter {
 
 // A MergedSource may also be an EdgeScanFilter: the plan's first pass over the merged state keeps
 // only edge devices, so such a source may leave out, before it materializes them, the records that
-// pass ignores (modules, meta, deleted records, devices that cannot be edge devices).
+// pass ignores (modules, meta, deleted records, devices that cannot be edge devices). The first
+// pass reads such a source on a helper thread, beside the index of the primary's export: it must
+// not share state with the primary's reader or the rejects sink.
 class EdgeScanFilter {
  public:
   virtual ~EdgeScanFilter() = default;

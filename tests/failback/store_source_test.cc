@@ -13,6 +13,7 @@
 
 #include "lib/failback/store_source.h"
 #include "lib/iothub/plan_internal.h"
+#include "reconcile/codec.h"
 #include "reconcile/iothub_plan.h"
 #include "reconcile/materialize.h"
 #include "reconcile/operations.h"
@@ -23,6 +24,7 @@ namespace reconcile::failback_test {
 namespace {
 
 using failback::MakeStoreSource;
+using failback::StoreObserver;
 using failback::StoreSourceFactory;
 using nlohmann::json;
 
@@ -197,6 +199,120 @@ TEST(StoreSource, PlanThroughTheFilterEqualsThePlanWithoutIt) {
     if (lines.find(R"("id":"mm-flip")") != std::string::npos) return 12;
     if (lines.find(R"("id":"plain","importMode":"updateTwinIfMatchETag")") == std::string::npos)
       return 13;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+// The observer of the first scan (the failback's conflicts): `before` runs first, then it sees
+// every record once, in key order, with its state, during the plan's first pass only; the plan is
+// the plan made without it.
+TEST(StoreSource, ObserverSeesEveryRecordOnceDuringTheFirstPass) {
+  TempDir dir;
+  const int rc = InChild([&]() -> int {
+    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    if (!store.ok()) return 2;
+    Fill(**store);
+    if (::testing::Test::HasFailure()) return 3;
+    std::vector<std::pair<std::string, std::string>> want;
+    Status scanned = (*store)->Scan(std::nullopt, [&](const Key& key, const RecordState& state) {
+      want.emplace_back(key.ToString(), EncodeRecord(state));
+      return Status::Ok();
+    });
+    if (!scanned.ok() || want.size() < 8) return 4;
+
+    std::vector<std::pair<std::string, std::string>> seen;
+    int before_calls = 0;
+    size_t seen_at_before = 99;
+    StoreObserver observer;
+    observer.before = [&] {
+      ++before_calls;
+      seen_at_before = seen.size();
+      return (*store)->Compact();
+    };
+    observer.record = [&](const Key& key, const RecordState& state) {
+      seen.emplace_back(key.ToString(), EncodeRecord(state));
+      return Status::Ok();
+    };
+    WriteAll(dir / "primary.txt",
+             R"({"id":"plain","eTag":"e1","status":"enabled","authentication":{"type":"sas"},)"
+             R"("capabilities":{"iotEdge":false},"tags":{},"properties":{"desired":{}}})"
+             "\n");
+    auto plan = [&](const MergedSourceFactory& merged, const std::string& out) -> int {
+      Result<std::unique_ptr<LineReader>> primary = LineReader::Open(dir / "primary.txt");
+      if (!primary.ok()) return 5;
+      PlanOptions options;
+      options.out_dir = out;
+      options.created_at = "2026-11-26T00:00:00Z";
+      Result<PlanSummary> summary = BuildFailbackPlan(merged, **primary, options, nullptr);
+      return summary.ok() ? 0 : 6;
+    };
+    if (int r = plan(StoreSourceFactory(**store, &observer), dir / "observed"); r != 0) return r;
+    if (!observer.finished) return 7;
+    if (before_calls != 1 || seen_at_before != 0) return 8;
+    if (seen != want) return 9;  // every record once, in key order, with its state
+    if (int r = plan(StoreSourceFactory(**store), dir / "plain"); r != 0) return r;
+    if (Folder(dir / "observed") != Folder(dir / "plain")) return 10;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+// An observer's error (or its `before`'s) is the source's error and leaves `finished` unset. Only
+// the factory's first source calls the observer, also when its reader stopped early.
+TEST(StoreSource, ObserverErrorsEndTheScan) {
+  TempDir dir;
+  const int rc = InChild([&]() -> int {
+    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    if (!store.ok()) return 2;
+    Fill(**store);
+    if (::testing::Test::HasFailure()) return 3;
+    auto drain = [](MergedSource& src) -> Status {
+      MergedRecord rec{Dev("x"), std::nullopt, 0};
+      while (true) {
+        Result<bool> got = src.Next(&rec);
+        if (!got.ok()) return got.status();
+        if (!*got) return Status::Ok();
+      }
+    };
+    {
+      int calls = 0;
+      StoreObserver observer;
+      observer.record = [&](const Key&, const RecordState&) {
+        return ++calls == 3 ? Status::Corruption("third") : Status::Ok();
+      };
+      Result<std::unique_ptr<MergedSource>> src = StoreSourceFactory(**store, &observer)();
+      if (!src.ok()) return 4;
+      Status s = drain(**src);
+      if (!s.IsCorruption() || s.message().find("third") == std::string::npos) return 5;
+      if (observer.finished || calls != 3) return 6;
+    }
+    {
+      int calls = 0;
+      StoreObserver observer;
+      observer.before = [] { return Status::IoError("before"); };
+      observer.record = [&](const Key&, const RecordState&) {
+        ++calls;
+        return Status::Ok();
+      };
+      Result<std::unique_ptr<MergedSource>> src = StoreSourceFactory(**store, &observer)();
+      if (!src.ok()) return 7;
+      if (drain(**src).code() != Code::kIoError || observer.finished || calls != 0) return 8;
+    }
+    {
+      StoreObserver observer;
+      observer.record = [](const Key&, const RecordState&) { return Status::Ok(); };
+      const MergedSourceFactory factory = StoreSourceFactory(**store, &observer);
+      {
+        Result<std::unique_ptr<MergedSource>> src = factory();
+        MergedRecord rec{Dev("x"), std::nullopt, 0};
+        if (!src.ok() || !(*src)->Next(&rec).ok()) return 9;
+      }  // destroyed after one record
+      // A later source of the factory does not call the observer.
+      observer.record = [](const Key&, const RecordState&) { return Status::Internal("again"); };
+      Result<std::unique_ptr<MergedSource>> again = factory();
+      if (!again.ok() || !drain(**again).ok()) return 11;
+    }
     return 0;
   });
   EXPECT_EQ(rc, 0);

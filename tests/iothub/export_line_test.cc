@@ -58,22 +58,11 @@ bool Agrees(iothub::ExportLineReader& fast, std::string_view line, bool keys_exc
   return true;
 }
 
-std::vector<std::string> LinesOf(const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream in(testing::ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
 TEST(ExportLine, ReadsTheFixturesAsTheExactPathDoes) {
   iothub::ExportLineReader fast;
   size_t valid = 0, read = 0;
   for (const char* name : {"base.txt", "primary.txt", "primary_fresh.txt", "secondary.txt"}) {
-    for (const std::string& line : LinesOf(testing::DataPath(name))) {
+    for (const std::string& line : testing::NonBlankLines(testing::DataPath(name))) {
       for (bool keys_excluded : {false, true}) {
         std::string why;
         ASSERT_TRUE(Agrees(fast, line, keys_excluded, &why)) << name << ": " << why << "\n" << line;
@@ -96,12 +85,12 @@ TEST(ExportLine, DeclinesEveryLineOfTheBadCorpus) {
   iothub::ExportLineReader fast;
   size_t lines = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    for (const std::string& line : LinesOf(entry.path().string())) {
+    for (const std::string& line : testing::NonBlankLines(entry.path().string())) {
       ++lines;
       for (bool keys_excluded : {false, true}) {
         std::string why;
-        ASSERT_TRUE(Agrees(fast, line, keys_excluded, &why))
-            << entry.path() << ": " << why << "\n" << line.substr(0, 400);
+        ASSERT_TRUE(Agrees(fast, line, keys_excluded, &why)) << entry.path() << ": " << why << "\n"
+                                                             << line.substr(0, 400);
       }
     }
   }
@@ -120,8 +109,8 @@ std::string GenKey() {
                                           "Z", "é", "naïve", "日本", "k-1", "k_2");
   }
   return *rc::gen::oneOf(
-      rc::gen::element<std::string>("a", "b", "zone", "rate", "x1", "firmware", "version", "Z",
-                                    "é", "naïve", "日本", "k-1", "k_2"),
+      rc::gen::element<std::string>("a", "b", "zone", "rate", "x1", "firmware", "version", "Z", "é",
+                                    "naïve", "日本", "k-1", "k_2"),
       rc::gen::element<std::string>("", "$metadata", "$version", "a.b", "a b", "$x", "\xc2\x85",
                                     "\x7f", "a\\\"b", "\\u0041", "\\ud800"),
       rc::gen::map(rc::gen::inRange<size_t>(1020, 1030),
@@ -130,19 +119,17 @@ std::string GenKey() {
 
 std::string GenNumber() {
   if (*rc::gen::inRange(0, wild ? 2 : 6) != 0) {
-    return *rc::gen::oneOf(
-        rc::gen::map(rc::gen::inRange<int64_t>(-100000, 100000),
-                     [](int64_t v) { return std::to_string(v); }),
-        rc::gen::map(rc::gen::inRange(-100000, 100000),
-                     [](int v) { return std::to_string(v / 8.0); }));
+    return *rc::gen::oneOf(rc::gen::map(rc::gen::inRange<int64_t>(-100000, 100000),
+                                        [](int64_t v) { return std::to_string(v); }),
+                           rc::gen::map(rc::gen::inRange(-100000, 100000),
+                                        [](int v) { return std::to_string(v / 8.0); }));
   }
   return *rc::gen::oneOf(
-      rc::gen::element<std::string>("0", "-0", "-0.0", "0.0", "1", "-1", "1.0", "1E2", "1e-7",
-                                    "2.5", "20.5", "1e300", "1e400", "5e-324", "0.1",
-                                    "4503599627370495", "4503599627370496", "-4503599627370496",
-                                    "-4503599627370497", "9223372036854775807",
-                                    "9223372036854775808", "18446744073709551615",
-                                    "18446744073709551616", "123456789012345678901234567890"),
+      rc::gen::element<std::string>(
+          "0", "-0", "-0.0", "0.0", "1", "-1", "1.0", "1E2", "1e-7", "2.5", "20.5", "1e300",
+          "1e400", "5e-324", "0.1", "4503599627370495", "4503599627370496", "-4503599627370496",
+          "-4503599627370497", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+          "18446744073709551616", "123456789012345678901234567890"),
       rc::gen::map(rc::gen::arbitrary<int64_t>(), [](int64_t v) { return std::to_string(v); }),
       rc::gen::map(rc::gen::arbitrary<double>(), [](double v) {
         std::ostringstream s;
@@ -203,13 +190,20 @@ std::string GenArray(int depth) {
 
 std::string GenValue(int depth) {
   switch (*rc::gen::inRange(0, depth > 12 ? 5 : 8)) {
-    case 0: return GenNumber();
-    case 1: return GenString();
-    case 2: return *rc::gen::element<std::string>("true", "false");
-    case 3: return "null";
-    case 4: return GenNumber();
-    case 5: return GenArray(depth);
-    default: return GenObject(depth);
+    case 0:
+      return GenNumber();
+    case 1:
+      return GenString();
+    case 2:
+      return *rc::gen::element<std::string>("true", "false");
+    case 3:
+      return "null";
+    case 4:
+      return GenNumber();
+    case 5:
+      return GenArray(depth);
+    default:
+      return GenObject(depth);
   }
 }
 
@@ -233,15 +227,15 @@ std::string GenAuth() {
   std::vector<std::string> members;
   if (*rc::gen::arbitrary<bool>()) {
     members.push_back(R"("type":)" + Pick({Quote("sas"), Quote("SelfSigned"),
-                                             Quote("certificateAuthority"), Quote("none")},
-                                            {GenString(), "3"}));
+                                           Quote("certificateAuthority"), Quote("none")},
+                                          {GenString(), "3"}));
   }
   if (*rc::gen::arbitrary<bool>()) {
-    members.push_back(Pick(
-        {R"("symmetricKey":{"primaryKey":"cHJpbWFyeQ==","secondaryKey":"c2Vjb25kYXJ5"})",
-         R"("symmetricKey":{"primaryKey":"","secondaryKey":null})", R"("symmetricKey":null)",
-         R"("symmetricKey":{"primaryKey":"a","other":1})"},
-        {R"("symmetricKey":{"primaryKey":3})", R"("symmetricKey":"x")"}));
+    members.push_back(
+        Pick({R"("symmetricKey":{"primaryKey":"cHJpbWFyeQ==","secondaryKey":"c2Vjb25kYXJ5"})",
+              R"("symmetricKey":{"primaryKey":"","secondaryKey":null})", R"("symmetricKey":null)",
+              R"("symmetricKey":{"primaryKey":"a","other":1})"},
+             {R"("symmetricKey":{"primaryKey":3})", R"("symmetricKey":"x")"}));
   }
   if (*rc::gen::arbitrary<bool>()) {
     members.push_back(
@@ -260,15 +254,20 @@ std::string GenExportLine() {
   std::vector<std::string> members;
   auto maybe = [&](const std::string& name, const std::string& value) {
     switch (*rc::gen::inRange(0, 6)) {
-      case 0: return;  // absent
-      case 1: members.push_back(Quote(name) + ":null"); return;
+      case 0:
+        return;  // absent
+      case 1:
+        members.push_back(Quote(name) + ":null");
+        return;
       case 2:
         if (wild) {
           members.push_back(Quote(name) + ":" + GenValue(1));
           return;
         }
         [[fallthrough]];
-      default: members.push_back(Quote(name) + ":" + value); return;
+      default:
+        members.push_back(Quote(name) + ":" + value);
+        return;
     }
   };
   const std::string id = Pick({"dev-1", "gw-1", "d:2"}, {"bad id", ""});
@@ -282,9 +281,9 @@ std::string GenExportLine() {
   maybe("status", Pick({Quote("enabled"), Quote("Disabled"), Quote("DISABLED")}, {GenString()}));
   maybe("statusReason", Pick({Quote(""), Quote("maintenance"), Quote("é")}, {GenString()}));
   maybe("authentication", GenAuth());
-  maybe("capabilities", Pick({R"({"iotEdge":true})", R"({"iotEdge":false})", "{}",
-                              R"({"iotEdge":null,"x":1})"},
-                             {R"({"iotEdge":"yes"})"}));
+  maybe("capabilities",
+        Pick({R"({"iotEdge":true})", R"({"iotEdge":false})", "{}", R"({"iotEdge":null,"x":1})"},
+             {R"({"iotEdge":"yes"})"}));
   maybe("deviceScope",
         Pick({Quote("ms-azure-iot-edge://gw-1-637000000000000000"), Quote("")}, {GenString()}));
   maybe("parentScopes", Pick({R"(["ms-azure-iot-edge://gw-1-637000000000000000"])", "[]"},

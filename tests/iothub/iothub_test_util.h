@@ -41,6 +41,18 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// The non-blank lines of a file, without their line endings.
+inline std::vector<std::string> NonBlankLines(const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 inline void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

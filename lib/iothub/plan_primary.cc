@@ -1,0 +1,121 @@
+#include "lib/iothub/plan_primary.h"
+
+#include <vector>
+
+#include "reconcile/iothub_plan.h"
+
+namespace reconcile::iothub {
+namespace {
+
+using nlohmann::json;
+
+// The stamp of the full writes the fast reading makes: any one stamp does (the text is the same).
+constexpr Stamp kStamp{1, SiteId()};
+
+// Fills *out from a document holding at least the identity members, and the record's sections.
+void Summarize(const Key& key, const json& doc, const DocText& sections, bool no_keys,
+               PrimaryRecord* out) {
+  const bool is_module = key.kind() == KeyKind::kModule;
+  const std::string members = IdentityMembers(doc, is_module);
+  out->identity_no_auth = IdentityNoAuthHash(members);
+  const json* auth = PresentMember(doc, "authentication");
+  out->identity = auth ? IdentityHash(members, *auth, no_keys) : out->identity_no_auth;
+  out->twin = TwinHash(sections.desired, sections.tags);
+  out->reported = ReportedHash(sections.reported);
+  out->edge = false;
+  out->parent.clear();
+  out->own_scope.reset();
+  if (!is_module) {
+    if (IsEdge(doc)) {
+      out->edge = true;
+      out->parent = ParentOf(doc);
+    }
+    if (const json* s = PresentMember(doc, "deviceScope"); s && s->is_string()) {
+      const std::string& scope = s->get_ref<const std::string&>();
+      Result<std::string> owner = ScopeDeviceId(scope);
+      if (owner.ok() && *owner == key.device_id()) out->own_scope = scope;
+    }
+  }
+  out->key = key;
+}
+
+}  // namespace
+
+std::optional<Invalid> ReadPrimaryLineExact(std::string_view line, bool no_keys,
+                                            PrimaryRecord* out) {
+  ExportDevice dev;
+  if (auto invalid = ParseExportDevice(line, &dev)) return invalid;
+  DocText sections;
+  WriteSections(dev.doc, &sections);
+  Summarize(*dev.key, dev.doc, sections, no_keys, out);
+  return std::nullopt;
+}
+
+bool FullWriteText(const RecordState& delta, std::string* out) {
+  out->clear();
+  const std::vector<Cell>& cells = delta.cells();
+  if (cells.empty() || !cells[0].path.empty() || !cells[0].IsObjectMarker()) return false;
+  // The objects open around the next member: each one's path and whether it has members yet.
+  struct Open {
+    std::string_view path;
+    bool members;
+  };
+  std::vector<Open> open{{std::string_view(), false}};
+  out->push_back('{');
+  // Writes `name` as the next member's name of the innermost open object.
+  auto member = [&](std::string_view name) {
+    if (open.back().members) out->push_back(',');
+    open.back().members = true;
+    AppendCanonicalString(name, out);
+    out->push_back(':');
+  };
+  for (size_t i = 1; i < cells.size(); ++i) {
+    const Cell& c = cells[i];
+    if (!c.has_value) continue;  // a cover alone: a member the line does not have
+    const std::string_view path = c.path;
+    if (path.empty()) return false;
+    while (open.size() > 1 && !Path::IsWithin(path, open.back().path)) {
+      out->push_back('}');
+      open.pop_back();
+    }
+    // Objects between the innermost open one and the member: written by the members below them
+    // only (a full write gives "properties" no marker of its own).
+    size_t from = open.back().path.empty() ? 0 : open.back().path.size() + 1;
+    for (size_t sep = path.find(kPathSeparator, from); sep != std::string_view::npos;
+         sep = path.find(kPathSeparator, from)) {
+      member(path.substr(from, sep - from));
+      out->push_back('{');
+      open.push_back({path.substr(0, sep), false});
+      from = sep + 1;
+    }
+    member(path.substr(from));
+    if (c.IsObjectMarker()) {
+      out->push_back('{');
+      open.push_back({path, false});
+    } else {
+      out->append(c.value);
+    }
+  }
+  for (size_t i = 0; i < open.size(); ++i) out->push_back('}');
+  return true;
+}
+
+PrimaryLineReader::PrimaryLineReader(bool no_keys) : no_keys_(no_keys) {}
+
+std::optional<Invalid> PrimaryLineReader::Read(std::string_view line, PrimaryRecord* out) {
+  if (ReadFast(line, out)) return std::nullopt;
+  ++declined_;
+  return ReadPrimaryLineExact(line, no_keys_, out);
+}
+
+bool PrimaryLineReader::ReadFast(std::string_view line, PrimaryRecord* out) {
+  std::optional<Key> key;
+  if (!lines_.FullWrite(line, kStamp, /*keys_excluded=*/false, &key, &delta_)) return false;
+  if (!FullWriteText(delta_, &text_.text) || !ScanDocText(&text_)) return false;
+  json identity;
+  if (!IdentityDoc(text_, &identity)) return false;
+  Summarize(*key, identity, text_, no_keys_, out);
+  return true;
+}
+
+}  // namespace reconcile::iothub

@@ -1,0 +1,75 @@
+// Internal: the canonical text of record documents as the plan reads and compares them, and the
+// hashes it compares the merged state with the primary's export by (docs/DECISIONS.md P4).
+//
+// Every text here is CanonicalJson's bytes (sorted keys, no whitespace), written straight from a
+// document or found in canonical text without parsing it whole. The merged side and the primary's
+// side of a comparison must go through these same functions, so that equal content gives equal
+// hashes whichever way it came.
+//
+// Thread safety: pure functions.
+#ifndef RECONCILE_LIB_IOTHUB_PLAN_TEXT_H_
+#define RECONCILE_LIB_IOTHUB_PLAN_TEXT_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lib/iothub/device_doc.h"
+
+namespace reconcile::iothub {
+
+// True when the document's capabilities.iotEdge is true.
+bool IsEdge(const nlohmann::json& doc);
+// The parent device id named by the document's first parent scope, or "".
+std::string ParentOf(const nlohmann::json& doc);
+
+// CanonicalJson's bytes of `value` (of a string `text`), appended to *out.
+void AppendCanonical(const nlohmann::json& value, std::string* out);
+void AppendCanonicalString(std::string_view text, std::string* out);
+std::string Canonical(const nlohmann::json& value);
+
+// A record document as canonical text, with where its big twin sections lie in it (empty when
+// absent or null), so their hashes need no second serialization.
+struct DocText {
+  std::string text;
+  std::string_view tags;
+  std::string_view desired;
+  std::string_view reported;
+  // ScanDocText only: the identity members, null ones included (name, canonical value).
+  std::vector<std::pair<std::string_view, std::string_view>> identity;
+};
+
+// Writes `doc` as canonical text into *out, with its sections (not its identity members).
+void WriteDocText(const nlohmann::json& doc, DocText* out);
+// Fills out->tags/desired/reported/identity from out->text; false when it is not an object.
+bool ScanDocText(DocText* out);
+// Canonical text into a document; discarded when it is not JSON.
+nlohmann::json ParseCanonicalText(std::string_view text);
+// The identity members of a scanned record as a document (enough for IsEdge, ParentOf, the scopes
+// and IdentityMembers); false when one does not parse.
+bool IdentityDoc(const DocText& text, nlohmann::json* out);
+// The twin sections of a document, for a document not written out whole (out->text holds them).
+void WriteSections(const nlohmann::json& doc, DocText* out);
+
+// The parts of a record the plan compares, each hashed as the canonical text of:
+//   identity:          {"authentication"? (no symmetricKey when no_keys), "capabilities":
+//                       {"iotEdge"}, "deviceScope"?, "parentScopes"? (non-empty), "status"
+//                       (default "enabled"), "statusReason"? (non-empty string)} (modules: only
+//                       "authentication"?)
+//   identity_no_auth:  the same without "authentication"
+//   twin:              {"desired" (default {}), "tags" (default {})}
+//   reported:          properties.reported (default {})
+// IdentityMembers gives the identity's members but authentication, joined by commas.
+std::string IdentityMembers(const nlohmann::json& doc, bool is_module);
+Hash128 IdentityNoAuthHash(const std::string& members);
+// REQUIRES: `auth` is the document's non-null authentication.
+Hash128 IdentityHash(const std::string& members, const nlohmann::json& auth, bool no_keys);
+// Sections as found by ScanDocText or WriteSections (empty: absent).
+Hash128 TwinHash(std::string_view desired, std::string_view tags);
+Hash128 ReportedHash(std::string_view reported);
+
+}  // namespace reconcile::iothub
+
+#endif  // RECONCILE_LIB_IOTHUB_PLAN_TEXT_H_
