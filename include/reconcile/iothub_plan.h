@@ -109,7 +109,9 @@ struct PlanSummary {
 };
 
 // Builds the plan described above. `primary` is the primary hub's current export (it is read
-// from the start and re-read by offset). Rejected primary lines go to `rejects`.
+// from the start and re-read by offset). Rejected primary lines go to `rejects`. The first pass
+// over `merged` may run on a helper thread while `primary` is indexed on the caller's: the factory
+// and the sources it makes must allow that (they are used by one thread at a time).
 // Errors: kInvalidInput for bad options, kIoError for files, or an error of the merged source.
 Result<PlanSummary> BuildFailbackPlan(const MergedSourceFactory& merged, LineReader& primary,
                                       const PlanOptions& options, RejectSink* rejects);
