@@ -1,10 +1,10 @@
 // The store-level sections: the fleet's files, the two ingest baselines, ingest, the 3-way
 // ingests, merge, compaction and plan (sections.h).
-#include <simdjson.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <simdjson.h>
 
 #include <chrono>
 #include <filesystem>
@@ -21,6 +21,7 @@
 #include "reconcile/reject.h"
 #include "reconcile/stamp.h"
 #include "reconcile/store.h"
+#include "reconcile/store_writer.h"
 
 namespace bench {
 
@@ -67,32 +68,21 @@ std::unique_ptr<reconcile::Store> OpenStore(const BenchConfig& c, const std::str
   return Check(reconcile::Store::Open(WorkPath(c, name), o), "opening store " + name);
 }
 
-// Deltas from a reader, applied in batches of c.batch records (as mergetool ingest does).
+// Deltas from a reader, applied in batches of c.batch records, each written while the reader
+// fills the next (reconcile::StoreWriter, as mergetool ingest does).
 class Batches {
  public:
-  Batches(reconcile::Store& store, size_t size) : store_(store), size_(size) {}
+  Batches(reconcile::Store& store, size_t size) : writer_(store, size) {}
   reconcile::DeltaSink Sink() {
     return [this](const reconcile::Key& key, reconcile::RecordState delta) -> reconcile::Status {
-      deltas_.push_back({key, std::move(delta)});
-      if (deltas_.size() >= size_) return Flush();
-      return reconcile::Status::Ok();
+      return writer_.Add(key, std::move(delta));
     };
   }
-  reconcile::Status Flush() {
-    if (deltas_.empty()) return reconcile::Status::Ok();
-    auto r = store_.Apply(deltas_);
-    if (!r.ok()) return r.status();
-    rejected_ += r->rejected.size();
-    deltas_.clear();
-    return reconcile::Status::Ok();
-  }
-  uint64_t rejected() const { return rejected_; }
+  reconcile::Status Flush() { return writer_.Flush(); }
+  uint64_t rejected() const { return writer_.below_horizon(); }
 
  private:
-  reconcile::Store& store_;
-  size_t size_;
-  std::vector<reconcile::Delta> deltas_;
-  uint64_t rejected_ = 0;
+  reconcile::StoreWriter writer_;
 };
 
 std::unique_ptr<reconcile::FileRejectSink> Rejects(const BenchConfig& c, const std::string& name) {
@@ -264,13 +254,14 @@ json IngestExport(const BenchConfig& c) {
   Check(rejects->Close(), "rejects");
   store.reset();
   const double seconds = Since(t0);
-  return {{"records", stats.records},
-          {"bytes", stats.lines.bytes},
-          {"batch", c.batch},
-          {"seconds", seconds},
-          {"recordsPerSecond", Rate(stats.records, seconds)},
-          {"read", ReadStatsJson(stats)},
-          {"what", "Store::Open + ReadExport + Store::Apply per batch, open to close"}};
+  return {
+      {"records", stats.records},
+      {"bytes", stats.lines.bytes},
+      {"batch", c.batch},
+      {"seconds", seconds},
+      {"recordsPerSecond", Rate(stats.records, seconds)},
+      {"read", ReadStatsJson(stats)},
+      {"what", "Store::Open + ReadExport + StoreWriter (Store::Apply per batch), open to close"}};
 }
 
 json IngestThreeWay(const BenchConfig& c, bool primary) {
