@@ -100,13 +100,20 @@ void Fill(Store& store) {
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
 }
 
+// A store at `path` holding Fill's records; an error when it cannot be opened or filled.
+Result<std::unique_ptr<Store>> OpenFilled(const std::filesystem::path& path) {
+  Result<std::unique_ptr<Store>> store = Store::Open(path, Options());
+  if (!store.ok()) return store.status();
+  Fill(**store);
+  if (::testing::Test::HasFailure()) return Status::Internal("filling the store failed");
+  return store;
+}
+
 TEST(StoreSource, EdgeFilterKeepsEveryEdgeDeviceAndSkipsModules) {
   TempDir dir;
   const int rc = InChild([&]() -> int {
-    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    Fill(**store);
-    if (::testing::Test::HasFailure()) return 3;
     std::unique_ptr<MergedSource> src = MakeStoreSource(**store);
     auto* filter = dynamic_cast<iothub::EdgeScanFilter*>(src.get());
     if (filter == nullptr) return 4;
@@ -138,10 +145,8 @@ TEST(StoreSource, EdgeFilterKeepsEveryEdgeDeviceAndSkipsModules) {
 TEST(StoreSource, PlanThroughTheFilterEqualsThePlanWithoutIt) {
   TempDir dir;
   const int rc = InChild([&]() -> int {
-    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    Fill(**store);
-    if (::testing::Test::HasFailure()) return 3;
     // The same records, materialized up front: a source the planner cannot filter.
     std::vector<MergedRecord> records;
     {
@@ -210,10 +215,8 @@ TEST(StoreSource, PlanThroughTheFilterEqualsThePlanWithoutIt) {
 TEST(StoreSource, ObserverSeesEveryRecordOnceDuringTheFirstPass) {
   TempDir dir;
   const int rc = InChild([&]() -> int {
-    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    Fill(**store);
-    if (::testing::Test::HasFailure()) return 3;
     std::vector<std::pair<std::string, std::string>> want;
     Status scanned = (*store)->Scan(std::nullopt, [&](const Key& key, const RecordState& state) {
       want.emplace_back(key.ToString(), EncodeRecord(state));
@@ -263,10 +266,8 @@ TEST(StoreSource, ObserverSeesEveryRecordOnceDuringTheFirstPass) {
 TEST(StoreSource, ObserverErrorsEndTheScan) {
   TempDir dir;
   const int rc = InChild([&]() -> int {
-    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    Fill(**store);
-    if (::testing::Test::HasFailure()) return 3;
     auto drain = [](MergedSource& src) -> Status {
       MergedRecord rec{Dev("x"), std::nullopt, 0};
       while (true) {
