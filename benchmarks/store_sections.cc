@@ -68,11 +68,12 @@ std::unique_ptr<reconcile::Store> OpenStore(const BenchConfig& c, const std::str
   return Check(reconcile::Store::Open(WorkPath(c, name), o), "opening store " + name);
 }
 
-// Deltas from a reader, applied in batches of c.batch records, each written while the reader
-// fills the next (reconcile::StoreWriter, as mergetool ingest does).
+// Deltas from a reader, handed over in batches of c.batch records and written in bulk runs while
+// the reader fills the next (reconcile::StoreWriter, as mergetool ingest does).
 class Batches {
  public:
-  Batches(reconcile::Store& store, size_t size) : writer_(store, size) {}
+  Batches(reconcile::Store& store, size_t size)
+      : writer_(store, size, reconcile::StoreWriter::kBulkRunBytes) {}
   reconcile::DeltaSink Sink() {
     return [this](const reconcile::Key& key, reconcile::RecordState delta) -> reconcile::Status {
       return writer_.Add(key, std::move(delta));

@@ -48,6 +48,8 @@ class Key {
 
   // Bytes that sort as described above.
   std::string Encode() const;
+  // The same bytes, appended to *out.
+  void EncodeTo(std::string* out) const;
 
   // "device:ID", "module:ID/MODULE", "meta:NS/KEY" — for reports and errors.
   std::string ToString() const;

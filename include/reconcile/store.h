@@ -191,6 +191,11 @@ struct BackupInfo {
 };
 
 class Store;
+class BulkRun;
+
+// Below this many encoded bytes, a BulkRun commits through the log: a table file per column family
+// is not worth it for a small batch.
+inline constexpr size_t kBulkTableBytes = size_t{4} << 20;
 
 // A pull-style, ordered walk over a store's records (Key::Encode order), from one consistent
 // snapshot taken when the cursor is made. Made by Store::NewCursor.
@@ -290,6 +295,11 @@ class Store {
   // store. The model-based test checks GC under exactly these rules.
   Result<GcResult> CollectGarbage(const GcOptions& options = {});
 
+  // A bulk load's batch, held encoded in memory and written at once (BulkRun): Apply's atomic
+  // batch, for inputs of many megabytes. A commit of at least `table_bytes` encoded bytes is
+  // written as table files, a smaller one through the log.
+  std::unique_ptr<BulkRun> NewBulkRun(size_t table_bytes = kBulkTableBytes);
+
   // ---- reads ----
 
   // The record's canonical JSON. kNotFound when the store holds nothing for the key or the
@@ -370,6 +380,57 @@ class Store {
  private:
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// What BulkRun::Commit wrote.
+struct BulkCommit {
+  size_t applied = 0;        // deltas joined into the store (as ApplyResult::applied)
+  size_t below_horizon = 0;  // deltas not written: a cell at or below the GC horizon
+  bool as_tables = false;    // written as table files (else as one logged batch)
+};
+
+namespace store {
+struct HeldWrites;
+}
+
+// One atomic batch of a bulk load, held encoded in memory until Commit writes it: as table files
+// ingested at once (RocksDB's SstFileWriter and IngestExternalFiles: no log, no memtable, no
+// flush) when it holds at least the run's table_bytes (kBulkTableBytes unless the caller said),
+// as one logged batch (Apply's way) when less. Either
+// way the store ends up holding exactly what Apply of the same deltas and meta would give: the
+// same joins, digest index entries, watermarks and counts; after a crash, all of the batch or
+// none of it is there, and a committed batch is durable (ingested files are synced). A key held
+// more than once is joined before it is written. Made by Store::NewBulkRun.
+//
+// Thread safety: one thread at a time; commits run concurrently with the store's other writes.
+// REQUIRES: the store outlives the run.
+class BulkRun {
+ public:
+  ~BulkRun();
+  BulkRun(const BulkRun&) = delete;
+  BulkRun& operator=(const BulkRun&) = delete;
+
+  // Encodes `deltas` and holds them, with `meta` (a later value of a name wins). Deltas with a
+  // cell at or below the store's GC horizon are not held: Commit counts them in below_horizon.
+  // Errors: kInvalidInput for a bad meta name (nothing of this call is held), kUnsupported on a
+  // read-only store.
+  Status Add(std::span<const Delta> deltas, std::span<const MetaPut> meta = {});
+
+  // Encoded bytes and deltas (held or not) since the last Commit.
+  size_t bytes() const;
+  size_t deltas() const;
+
+  // Writes what is held as one batch and empties the run (also when it fails). kConflict, with
+  // nothing written, when the store's GC horizon rose after the run's first Add (a delta held
+  // then may be below it now): add the same input again. kIoError from the file system.
+  Result<BulkCommit> Commit();
+
+ private:
+  friend class Store;
+  BulkRun(Store::Impl& store, size_t table_bytes);
+  Store::Impl& store_;
+  size_t table_bytes_;
+  std::unique_ptr<store::HeldWrites> held_;
 };
 
 }  // namespace reconcile

@@ -11,14 +11,20 @@
 // written then). Batches written before an error stay: joins are idempotent, so the same input
 // applied again converges.
 //
-// Thread safety: one caller thread uses a StoreWriter; its own thread calls only Store::Apply,
-// which runs beside anything else the store does.
+// With `run_bytes` > 0 the writer is a bulk loader: its thread encodes each batch into a BulkRun
+// and commits the run once it holds `run_bytes` (as table files, no log: see BulkRun), and at
+// Flush. Batches are then known written only when their run commits; a store error still comes
+// back from the calls after it, and the runs committed before stay.
+//
+// Thread safety: one caller thread uses a StoreWriter; its own thread calls only Store::Apply (or
+// a BulkRun's Add and Commit), which run beside anything else the store does.
 #ifndef RECONCILE_STORE_WRITER_H_
 #define RECONCILE_STORE_WRITER_H_
 
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -32,8 +38,13 @@ namespace reconcile {
 
 class StoreWriter {
  public:
-  // `batch`: deltas per Store::Apply (0 is taken as 1).
-  StoreWriter(Store& store, size_t batch);
+  // The run size of the bulk loads of mergetool ingest and the failback: large enough that a
+  // million devices make a few dozen table files, small enough to keep memory flat.
+  static constexpr size_t kBulkRunBytes = size_t{64} << 20;
+
+  // `batch`: deltas per Store::Apply (0 is taken as 1), or per hand-over to the bulk run when
+  // `run_bytes` > 0 (encoded bytes a run holds before it commits).
+  StoreWriter(Store& store, size_t batch, size_t run_bytes = 0);
   // Waits for the batch being written. Deltas held and not flushed are dropped.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -50,12 +61,21 @@ class StoreWriter {
   // until every batch is written. Returns the first error.
   Status Flush(std::vector<MetaPut> meta = {});
 
-  // Deltas in batches known written (Store::Apply returned), and those of them Apply rejected as
-  // below the GC horizon (ApplyResult::rejected).
+  // Deltas in batches known written (Store::Apply returned, or their run committed), and those of
+  // them rejected as below the GC horizon (ApplyResult::rejected).
   uint64_t written() const { return written_; }
   uint64_t below_horizon() const { return below_horizon_; }
 
  private:
+  // What writing one batch did: deltas known written, of them rejected.
+  struct Written {
+    Status status;
+    size_t written = 0;
+    size_t rejected = 0;
+  };
+  // Writes a batch (Store::Apply), or adds it to the bulk run and commits the run when `commit`
+  // or when it is full.
+  Written Write(const std::vector<Delta>& deltas, const std::vector<MetaPut>& meta, bool commit);
   // Collects the batch being written, if any; its error becomes the writer's.
   Status Wait();
   // The writing thread: writes each batch handed over, until stopped.
@@ -63,6 +83,8 @@ class StoreWriter {
 
   Store& store_;
   size_t batch_;
+  size_t run_bytes_;
+  std::unique_ptr<BulkRun> run_;  // the bulk run (run_bytes_ > 0)
   std::vector<Delta> filling_;
   std::vector<MetaPut> filling_meta_;
   std::vector<Delta> writing_;  // the writing thread's while a batch is in flight
@@ -75,8 +97,7 @@ class StoreWriter {
   std::condition_variable cv_;
   bool pending_ = false;  // a batch is handed over and not written yet
   bool stop_ = false;
-  Status written_status_;  // of the last batch written
-  size_t written_rejected_ = 0;
+  Written last_;  // of the last batch written
   Status error_;
   uint64_t written_ = 0;
   uint64_t below_horizon_ = 0;

@@ -110,11 +110,15 @@ Result<Key> Key::Decode(std::string_view encoded) {
 std::string Key::Encode() const {
   std::string out;
   out.reserve(2 + first_.size() + second_.size());
-  out.push_back(kind_ == KeyKind::kMeta ? kMetaTag : kDeviceTag);
-  out += first_;
-  out.push_back('\0');
-  out += second_;
+  EncodeTo(&out);
   return out;
+}
+
+void Key::EncodeTo(std::string* out) const {
+  out->push_back(kind_ == KeyKind::kMeta ? kMetaTag : kDeviceTag);
+  out->append(first_);
+  out->push_back('\0');
+  out->append(second_);
 }
 
 std::string Key::ToString() const {

@@ -116,12 +116,12 @@ Result<bool> SameBytes(const std::string& a, const std::string& b) {
   return true;
 }
 
-// Deltas from a reader, written in batches on a thread of their own while the reader goes on
+// Deltas from a reader, written in bulk runs on a thread of their own while the reader goes on
 // (StoreWriter). Finish writes the rest and waits, so the counts are whole when the step's
 // checkpoint is written after them.
 class Ingest {
  public:
-  explicit Ingest(Store& store) : writer_(store, kBatchDeltas) {}
+  explicit Ingest(Store& store) : writer_(store, kBatchDeltas, StoreWriter::kBulkRunBytes) {}
 
   DeltaSink Sink() {
     return [this](const Key& key, RecordState delta) -> Status {

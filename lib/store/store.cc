@@ -308,6 +308,8 @@ Result<std::unique_ptr<Store::Impl>> Store::Impl::Open(const std::string& dir,
   impl->meta_ = impl->handles_[5];
 
   RECONCILE_RETURN_IF_ERROR(impl->Initialize(!exists));
+  // Table files of a bulk write that a crash cut short (never part of the store).
+  if (!options.read_only) impl->RemoveBulkStaging();
   RECONCILE_RETURN_IF_ERROR(impl->LoadDigestCache());
   return impl;
 }
@@ -450,50 +452,73 @@ Status Store::Impl::SetForkPoint(Hlc hlc) {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+Status Store::Impl::Hold(std::span<const Delta> deltas, std::span<const MetaPut> meta,
+                         store::HeldWrites* held, std::vector<size_t>* rejected) const {
+  for (const MetaPut& m : meta) RECONCILE_RETURN_IF_ERROR(ValidateMetaName(m.name));
+  if (!held->started) {
+    held->horizon = horizon_.load();
+    held->started = true;
+  }
+  const Hlc horizon = held->horizon;
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    const Delta& d = deltas[i];
+    ++held->deltas;
+    if (d.state.empty()) continue;
+    if (horizon > 0 && BelowHorizon(d.state, horizon)) {
+      ++held->below_horizon;
+      if (rejected != nullptr) rejected->push_back(i);
+      continue;
+    }
+    store::HeldWrites::Operand o;
+    o.at = held->bytes.size();
+    d.key.EncodeTo(&held->bytes);
+    o.key_size = static_cast<uint32_t>(held->bytes.size() - o.at);
+    EncodeRecordTo(d.state, &held->bytes);
+    o.state_size = static_cast<uint32_t>(held->bytes.size() - o.at - o.key_size);
+    held->operands.push_back(o);
+    const std::string_view key = held->KeyOf(o);
+    const uint32_t bucket = store::DigestBucketOf(key);
+    held->index.push_back(store::DigestIndexKey(bucket, key));
+    held->touched.push_back(bucket);
+    NoteWatermarks(d.state, &held->watermarks);
+  }
+  for (const MetaPut& m : meta) held->meta[UserMetaKey(m.name)] = m.value;
+  return Status::Ok();
+}
+
+Status Store::Impl::WriteHeld(const store::HeldWrites& held, bool sync) {
+  rocksdb::WriteBatch batch;
+  for (size_t i = 0; i < held.operands.size(); ++i) {
+    const store::HeldWrites::Operand& o = held.operands[i];
+    batch.Merge(records_, S(held.KeyOf(o)), S(held.StateOf(o)));
+    batch.Put(index_, held.index[i], rocksdb::Slice());
+  }
+  for (const auto& [site, hlc] : held.watermarks) {
+    batch.Merge(watermarks_, S(SiteBytes(site)), EncodeU64(hlc));
+  }
+  if (held.below_horizon > 0) {
+    batch.Merge(meta_, S(store::kMetaRejected), EncodeU64(held.below_horizon));
+  }
+  for (const auto& [key, value] : held.meta) batch.Put(meta_, key, value);
+  if (batch.Count() == 0) return Status::Ok();
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &batch), "applying a batch to the store in " + dir_);
+}
+
 Result<ApplyResult> Store::Impl::Apply(std::span<const Delta> deltas,
                                        std::span<const MetaPut> meta,
                                        const ApplyOptions& apply_options) {
   for (const MetaPut& m : meta) RECONCILE_RETURN_IF_ERROR(ValidateMetaName(m.name));
   RECONCILE_RETURN_IF_ERROR(Writable());
   std::shared_lock<std::shared_mutex> lock(writers_mu_);
-  const Hlc horizon = horizon_.load();
+  store::HeldWrites held;
   ApplyResult result;
-  rocksdb::WriteBatch batch;
-  std::map<SiteId, Hlc> marks;
-  std::vector<uint32_t> touched;
-  touched.reserve(deltas.size());
-  std::string encoded;
-  for (size_t i = 0; i < deltas.size(); ++i) {
-    const Delta& d = deltas[i];
-    if (d.state.empty()) {
-      ++result.applied;
-      continue;
-    }
-    if (horizon > 0 && BelowHorizon(d.state, horizon)) {
-      result.rejected.push_back(i);
-      continue;
-    }
-    std::string key = d.key.Encode();
-    encoded.clear();
-    EncodeRecordTo(d.state, &encoded);
-    batch.Merge(records_, key, encoded);
-    uint32_t bucket = store::DigestBucketOf(key);
-    batch.Put(index_, store::DigestIndexKey(bucket, key), rocksdb::Slice());
-    touched.push_back(bucket);
-    NoteWatermarks(d.state, &marks);
-    ++result.applied;
-  }
-  for (const auto& [site, hlc] : marks) batch.Merge(watermarks_, S(SiteBytes(site)), EncodeU64(hlc));
-  if (!result.rejected.empty()) {
-    batch.Merge(meta_, S(store::kMetaRejected), EncodeU64(result.rejected.size()));
-  }
-  for (const MetaPut& m : meta) batch.Put(meta_, UserMetaKey(m.name), m.value);
-  if (batch.Count() == 0) return result;
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.sync || apply_options.sync;
-  RECONCILE_RETURN_IF_ERROR(
-      FromRocks(db_->Write(wo, &batch), "applying a batch to the store in " + dir_));
-  MarkDirty(touched);
+  RECONCILE_RETURN_IF_ERROR(Hold(deltas, meta, &held, &result.rejected));
+  result.applied = deltas.size() - result.rejected.size();
+  if (held.empty()) return result;
+  RECONCILE_RETURN_IF_ERROR(WriteHeld(held, options_.sync || apply_options.sync));
+  MarkDirty(held.touched);
   return result;
 }
 

@@ -24,6 +24,7 @@
 #include <rocksdb/env.h>
 
 #include "lib/store/digest.h"
+#include "lib/store/held_writes.h"
 #include "reconcile/store.h"
 
 namespace reconcile {
@@ -59,6 +60,18 @@ class Store::Impl {
   static Result<std::unique_ptr<Impl>> Open(const std::string& dir, const StoreOptions& options);
   Result<ApplyResult> Apply(std::span<const Delta> deltas, std::span<const MetaPut> meta,
                             const ApplyOptions& options);
+  // Encodes `deltas` and `meta` into *held (what Apply writes), against the GC horizon *held
+  // started with (the store's, at its first call); indexes of deltas below it go to *rejected.
+  Status Hold(std::span<const Delta> deltas, std::span<const MetaPut> meta,
+              store::HeldWrites* held, std::vector<size_t>* rejected) const;
+  // Writes *held as one logged batch.
+  Status WriteHeld(const store::HeldWrites& held, bool sync);
+
+  // store_bulk.cc: writes *held as table files, one per column family it writes, ingested at
+  // once (atomic across families).
+  Status WriteHeldAsTables(const store::HeldWrites& held);
+  // Removes what a commit cut short left in the staging folder.
+  void RemoveBulkStaging() const;
   Status MergeFrom(const Impl& other);
   Status Acknowledge(const SiteId& site, Hlc hlc);
   Status SetPolicyTable(const PolicyTable& table);

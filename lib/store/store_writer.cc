@@ -4,9 +4,33 @@
 
 namespace reconcile {
 
-StoreWriter::StoreWriter(Store& store, size_t batch)
-    : store_(store), batch_(batch == 0 ? 1 : batch) {
+StoreWriter::StoreWriter(Store& store, size_t batch, size_t run_bytes)
+    : store_(store), batch_(batch == 0 ? 1 : batch), run_bytes_(run_bytes) {
   filling_.reserve(batch_);
+  if (run_bytes_ > 0) run_ = store_.NewBulkRun();
+}
+
+StoreWriter::Written StoreWriter::Write(const std::vector<Delta>& deltas,
+                                        const std::vector<MetaPut>& meta, bool commit) {
+  Written w;
+  if (!run_) {
+    Result<ApplyResult> r = store_.Apply(deltas, meta);
+    w.status = r.status();
+    if (r.ok()) {
+      w.written = deltas.size();
+      w.rejected = r->rejected.size();
+    }
+    return w;
+  }
+  w.status = run_->Add(deltas, meta);
+  if (!w.status.ok() || !(commit || run_->bytes() >= run_bytes_)) return w;
+  Result<BulkCommit> c = run_->Commit();
+  w.status = c.status();
+  if (c.ok()) {
+    w.written = c->applied + c->below_horizon;
+    w.rejected = c->below_horizon;
+  }
+  return w;
 }
 
 StoreWriter::~StoreWriter() {
@@ -26,10 +50,9 @@ void StoreWriter::Run() {
     cv_.wait(lock, [this] { return pending_ || stop_; });
     if (!pending_) return;
     lock.unlock();
-    Result<ApplyResult> r = store_.Apply(writing_, writing_meta_);
+    Written w = Write(writing_, writing_meta_, false);
     lock.lock();
-    written_status_ = r.status();
-    written_rejected_ = r.ok() ? r->rejected.size() : 0;
+    last_ = std::move(w);
     pending_ = false;
     cv_.notify_all();
   }
@@ -39,11 +62,11 @@ Status StoreWriter::Wait() {
   if (in_flight_size_ == 0) return error_;
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return !pending_; });
-  if (!written_status_.ok()) {
-    if (error_.ok()) error_ = written_status_;
+  if (!last_.status.ok()) {
+    if (error_.ok()) error_ = last_.status;
   } else {
-    written_ += in_flight_size_;
-    below_horizon_ += written_rejected_;
+    written_ += last_.written;
+    below_horizon_ += last_.rejected;
   }
   in_flight_size_ = 0;
   return error_;
@@ -75,14 +98,16 @@ void StoreWriter::AddMeta(MetaPut meta) { filling_meta_.push_back(std::move(meta
 Status StoreWriter::Flush(std::vector<MetaPut> meta) {
   RECONCILE_RETURN_IF_ERROR(Wait());
   for (MetaPut& m : meta) filling_meta_.push_back(std::move(m));
-  if (filling_.empty() && filling_meta_.empty()) return Status::Ok();
-  Result<ApplyResult> r = store_.Apply(filling_, filling_meta_);
-  if (!r.ok()) {
-    error_ = r.status();
+  if (filling_.empty() && filling_meta_.empty() && (!run_ || run_->deltas() == 0)) {
+    return Status::Ok();
+  }
+  Written w = Write(filling_, filling_meta_, true);
+  if (!w.status.ok()) {
+    error_ = w.status;
     return error_;
   }
-  written_ += filling_.size();
-  below_horizon_ += r->rejected.size();
+  written_ += w.written;
+  below_horizon_ += w.rejected;
   filling_.clear();
   filling_meta_.clear();
   return Status::Ok();

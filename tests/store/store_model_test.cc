@@ -29,6 +29,7 @@ using reconcile::PolicyTable;
 // How often the GC paths ran (over all sequences, shrinking included): the test checks they did.
 int g_collecting_gcs = 0;     // CollectGarbage steps that dropped covers
 int g_rejecting_applies = 0;  // Apply steps with a delta rejected below a horizon
+int g_table_commits = 0;      // Apply steps written by a BulkRun as table files
 
 struct SmModel {
   Model a;
@@ -178,11 +179,15 @@ void CheckAll(const SmModel& m, const SmSut& sut) {
 
 struct ApplyTo : Cmd {
   bool to_a = true;
+  // How the batch is written: Store::Apply, or a BulkRun (given the batch in two Adds) whose
+  // commit writes table files, or one whose commit goes through the log.
+  enum class Way { kApply, kTables, kLoggedRun } way = Way::kApply;
   std::vector<Delta> batch;
   // Deltas from the pool; once acks were given, only deltas newer than every ack, or old ones that
   // the target's horizon rejects (a site that acked never writes below its ack again).
   explicit ApplyTo(const SmModel& m) {
     to_a = *rc::gen::arbitrary<bool>();
+    way = static_cast<Way>(Pick(0, 2));
     const Hlc horizon = to_a ? m.horizon_a : m.horizon_b;
     const int n = Pick(1, 5);
     for (int i = 0; i < n; ++i) {
@@ -221,16 +226,36 @@ struct ApplyTo : Cmd {
   }
   void run(const SmModel& m, SmSut& sut) const override {
     Store& store = to_a ? *sut.a : *sut.b;
-    auto r = store.Apply(batch);
-    RC_ASSERT(r.ok());
     std::vector<size_t> rejected = Rejected(m);
-    RC_ASSERT(r->rejected == rejected);
     if (!rejected.empty()) ++g_rejecting_applies;
-    RC_ASSERT(r->applied == batch.size() - rejected.size());
+    if (way == Way::kApply) {
+      auto r = store.Apply(batch);
+      RC_ASSERT(r.ok());
+      RC_ASSERT(r->rejected == rejected);
+      RC_ASSERT(r->applied == batch.size() - rejected.size());
+    } else {
+      auto run = store.NewBulkRun(way == Way::kTables ? 0 : ~size_t{0});
+      const size_t half = batch.size() / 2;
+      RC_ASSERT(run->Add(std::span(batch).first(half)).ok());
+      RC_ASSERT(run->Add(std::span(batch).subspan(half)).ok());
+      RC_ASSERT(run->deltas() == batch.size());
+      auto r = run->Commit();
+      RC_ASSERT(r.ok());
+      RC_ASSERT(r->below_horizon == rejected.size());
+      RC_ASSERT(r->applied == batch.size() - rejected.size());
+      // A run that holds anything (a delta written or rejected) is written as tables there.
+      const bool holds = std::any_of(batch.begin(), batch.end(),
+                                     [](const Delta& d) { return !d.state.empty(); });
+      RC_ASSERT(r->as_tables == (way == Way::kTables && holds));
+      if (r->as_tables) ++g_table_commits;
+      RC_ASSERT(run->deltas() == 0 && run->bytes() == 0);
+    }
     CheckAll(nextState(m), sut);
   }
   void show(std::ostream& os) const override {
-    os << "Apply to " << (to_a ? "a" : "b") << ":\n" << DescribeBatch(batch);
+    static const char* const kWays[] = {"Apply", "BulkRun (tables)", "BulkRun (logged)"};
+    os << kWays[static_cast<int>(way)] << " to " << (to_a ? "a" : "b") << ":\n"
+       << DescribeBatch(batch);
   }
 };
 
@@ -392,6 +417,8 @@ TEST(StoreModel, RandomStepsMatchTheModel) {
   }, /*max_size=*/40);
   std::cout << g_collecting_gcs << " GC steps dropped covers, " << g_rejecting_applies
             << " Apply steps had deltas rejected below a horizon\n";
+  std::cout << g_table_commits << " Apply steps were written as table files\n";
+  EXPECT_GT(g_table_commits, 0);
   EXPECT_GT(g_collecting_gcs, 0);
   EXPECT_GT(g_rejecting_applies, 0);
 }

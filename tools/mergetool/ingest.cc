@@ -78,13 +78,14 @@ std::string DefaultQuarantinePath(const std::string& rejects) {
   return rejects + ".quarantine.txt";
 }
 
-// Collects deltas and applies them to the store in atomic batches, each written while the reader
-// goes on (reconcile::StoreWriter). A batch also records the names of the sites it writes for,
+// Collects deltas and writes them to the store in bulk runs of 64 MiB, each committed (as table
+// files, or through the log when small) while the reader goes on (reconcile::StoreWriter). A batch
+// also records the names of the sites it writes for,
 // so reports can name them.
 class BatchWriter {
  public:
   BatchWriter(reconcile::Store& store, size_t batch, Progress& progress)
-      : writer_(store, batch), progress_(progress) {}
+      : writer_(store, batch, reconcile::StoreWriter::kBulkRunBytes), progress_(progress) {}
 
   reconcile::Status Add(const reconcile::Key& key, reconcile::RecordState delta) {
     reconcile::Status s = writer_.Add(key, std::move(delta));
