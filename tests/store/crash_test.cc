@@ -30,10 +30,11 @@ struct ChildRun {
   int wait_status = 0;
 };
 
-// Starts the writer, kills it after `delay` (counted from its first acknowledgement when
-// `after_first_ack`), and returns what it acknowledged.
-ChildRun RunAndKill(const std::string& dir, uint64_t first, std::chrono::microseconds delay,
-                    bool after_first_ack) {
+// Starts the writer in `mode` (write: Apply; bulk: BulkRun table commits), kills it after
+// `delay` (counted from its first acknowledgement when `after_first_ack`), and returns what it
+// acknowledged.
+ChildRun RunAndKill(const char* mode, const std::string& dir, uint64_t first,
+                    std::chrono::microseconds delay, bool after_first_ack) {
   ChildRun run;
   int fds[2];
   if (pipe(fds) != 0) {
@@ -46,7 +47,7 @@ ChildRun RunAndKill(const std::string& dir, uint64_t first, std::chrono::microse
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    execl(RECONCILE_CRASH_CHILD, RECONCILE_CRASH_CHILD, "write", dir.c_str(), first_text.c_str(),
+    execl(RECONCILE_CRASH_CHILD, RECONCILE_CRASH_CHILD, mode, dir.c_str(), first_text.c_str(),
           keys_text.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -109,7 +110,8 @@ std::map<uint64_t, int> WritesPresent(const Store& store, uint64_t first, uint64
   return present;
 }
 
-TEST(StoreCrash, AcknowledgedBatchesSurviveAndNoneIsHalfApplied) {
+// Kills the writer `kill_points` times in `mode` and checks the store after each kill.
+void CheckKills(const char* mode, int kill_points) {
   const char* seed_env = std::getenv("RECONCILE_CRASH_SEED");
   const uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : std::random_device{}();
   std::cout << "crash test seed: " << seed << " (reproduce with RECONCILE_CRASH_SEED=" << seed << ")\n";
@@ -120,14 +122,14 @@ TEST(StoreCrash, AcknowledgedBatchesSurviveAndNoneIsHalfApplied) {
   const std::string path = dir.Sub("s");
   int runs_with_acks = 0;
   uint64_t total_acked = 0;
-  for (int kill_point = 0; kill_point < kKillPoints; ++kill_point) {
+  for (int kill_point = 0; kill_point < kill_points; ++kill_point) {
     const uint64_t first = static_cast<uint64_t>(kill_point) * 1'000'000;
     // Mostly 0 to 100 ms after the first acknowledged batch (between and inside batches, during
     // memtable flushes); every tenth kill anywhere in the first 20 ms (during open/recovery).
     const bool during_open = kill_point % 10 == 0;
     std::uniform_int_distribution<int> delay_us(0, during_open ? 20'000 : 100'000);
     ChildRun run =
-        RunAndKill(path, first, std::chrono::microseconds(delay_us(rng)), !during_open);
+        RunAndKill(mode, path, first, std::chrono::microseconds(delay_us(rng)), !during_open);
     ASSERT_TRUE(WIFSIGNALED(run.wait_status) && WTERMSIG(run.wait_status) == SIGKILL)
         << "the child ended on its own (status " << run.wait_status << ") at kill point " << kill_point;
     uint64_t last_acked = first;
@@ -167,9 +169,17 @@ TEST(StoreCrash, AcknowledgedBatchesSurviveAndNoneIsHalfApplied) {
       }
     }
   }
-  std::cout << kKillPoints << " kill points, " << runs_with_acks << " runs acknowledged batches, "
+  std::cout << kill_points << " kill points, " << runs_with_acks << " runs acknowledged batches, "
             << total_acked << " batches acknowledged in all\n";
-  EXPECT_GE(runs_with_acks, kKillPoints / 2) << "most kills should land after some batches";
+  EXPECT_GE(runs_with_acks, kill_points / 2) << "most kills should land after some batches";
+}
+
+TEST(StoreCrash, AcknowledgedBatchesSurviveAndNoneIsHalfApplied) { CheckKills("write", kKillPoints); }
+
+// The same for batches committed as table files: a kill while the files are written, moved into
+// the database or recorded in its manifest leaves all of a batch or none of it.
+TEST(StoreCrash, AcknowledgedTableCommitsSurviveAndNoneIsHalfIngested) {
+  CheckKills("bulk", kKillPoints / 2);
 }
 
 }  // namespace
