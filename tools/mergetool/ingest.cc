@@ -278,7 +278,9 @@ Run SetupIngest(CLI::App& sub) {
       ->check(Iso8601Time());
   sub.add_option("--rejects", o->rejects, "rejected lines go here (default STORE.rejects.txt)");
   sub.add_option("--hub-site", o->hub_sites, "events: map a hubName to a site (HUB=SITE)");
-  sub.add_option("--batch", o->batch, "records per atomic write batch (default 1000)")
+  sub.add_option("--batch", o->batch,
+                 "records handed to the writing thread at a time (default 1000); they are "
+                 "committed in atomic runs of up to 64 MiB, as table files when large")
       ->check(CLI::Range(1, 1000000));
   sub.add_option("--max-offset", o->max_offset,
                  "clock guard: a line stamped more than this ahead of this site's clock is "
