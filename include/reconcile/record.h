@@ -37,16 +37,18 @@
 
 namespace reconcile {
 
+// (The members are laid out by size, the three flags together: 112 bytes rather than 128, which
+// the join, the copy and the codec move through by the thousand.)
 struct Cell {
-  std::string path;  // Path::joined()
-  SiteId site;
-  bool has_value = false;
-  Hlc value_hlc = 0;
+  std::string path;   // Path::joined()
   std::string value;  // canonical JSON bytes; "{}" is the object marker
-  bool has_cover = false;
+  SiteId site;
+  Hlc value_hlc = 0;
   Hlc cover_hlc = 0;
-  bool has_below_cover = false;
   Hlc below_cover_hlc = 0;
+  bool has_value = false;
+  bool has_cover = false;
+  bool has_below_cover = false;
 
   Stamp value_stamp() const { return {value_hlc, site}; }
   Stamp cover_stamp() const { return {cover_hlc, site}; }

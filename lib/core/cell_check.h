@@ -24,26 +24,47 @@ struct CellParts {
 
 // Orders byte strings as std::string::compare does (unsigned bytes, then length), eight bytes at
 // a step and inline: a record's paths and values are a few dozen bytes, and a join compares
-// every pair of equal ones to the end.
+// every pair of equal ones to the end. The last step reads the final eight bytes (overlapping
+// ones already found equal), and strings shorter than eight are read in two overlapping words
+// or three bytes: no byte-at-a-time loop.
+inline uint64_t LoadBigEndian64(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  if constexpr (std::endian::native == std::endian::little) x = __builtin_bswap64(x);
+  return x;
+}
+inline uint32_t LoadBigEndian32(const char* p) {
+  uint32_t x;
+  std::memcpy(&x, p, 4);
+  if constexpr (std::endian::native == std::endian::little) x = __builtin_bswap32(x);
+  return x;
+}
 inline int CompareBytes(std::string_view a, std::string_view b) {
   const size_t n = a.size() < b.size() ? a.size() : b.size();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) {
-      if constexpr (std::endian::native == std::endian::little) {
-        x = __builtin_bswap64(x);
-        y = __builtin_bswap64(y);
-      }
-      return x < y ? -1 : 1;
+  const char* p = a.data();
+  const char* q = b.data();
+  uint64_t x = 0, y = 0;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+      x = LoadBigEndian64(p + i);
+      y = LoadBigEndian64(q + i);
+      if (x != y) return x < y ? -1 : 1;
     }
+    x = LoadBigEndian64(p + n - 8);
+    y = LoadBigEndian64(q + n - 8);
+  } else if (n >= 4) {
+    // Bytes [0, 4) then [n - 4, n): where the first word agrees, the second holds the rest.
+    x = uint64_t{LoadBigEndian32(p)} << 32 | LoadBigEndian32(p + n - 4);
+    y = uint64_t{LoadBigEndian32(q)} << 32 | LoadBigEndian32(q + n - 4);
+  } else if (n > 0) {
+    // Bytes 0, n / 2 and n - 1: every byte, in order, some twice.
+    x = uint64_t{static_cast<uint8_t>(p[0])} << 16 | uint64_t{static_cast<uint8_t>(p[n / 2])} << 8 |
+        static_cast<uint8_t>(p[n - 1]);
+    y = uint64_t{static_cast<uint8_t>(q[0])} << 16 | uint64_t{static_cast<uint8_t>(q[n / 2])} << 8 |
+        static_cast<uint8_t>(q[n - 1]);
   }
-  for (; i < n; ++i) {
-    const auto x = static_cast<uint8_t>(a[i]), y = static_cast<uint8_t>(b[i]);
-    if (x != y) return x < y ? -1 : 1;
-  }
+  if (x != y) return x < y ? -1 : 1;
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 

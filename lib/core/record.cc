@@ -8,12 +8,26 @@
 namespace reconcile {
 namespace {
 
+using internal::CompareBytes;
+
+// SiteId's order (its bytes, unsigned, in turn), as two big-endian words.
+int CompareSites(const SiteId& a, const SiteId& b) {
+  const char* p = reinterpret_cast<const char*>(a.bytes().data());
+  const char* q = reinterpret_cast<const char*>(b.bytes().data());
+  static_assert(SiteId::kSize == 16);
+  uint64_t x = internal::LoadBigEndian64(p);
+  uint64_t y = internal::LoadBigEndian64(q);
+  if (x == y) {
+    x = internal::LoadBigEndian64(p + 8);
+    y = internal::LoadBigEndian64(q + 8);
+  }
+  return x == y ? 0 : (x < y ? -1 : 1);
+}
+
 // Orders cells by (path, site): the RecordState invariant.
 int CompareCellKey(const Cell& a, const Cell& b) {
-  if (int c = a.path.compare(b.path); c != 0) return c;
-  if (a.site < b.site) return -1;
-  if (b.site < a.site) return 1;
-  return 0;
+  if (int c = CompareBytes(a.path, b.path); c != 0) return c;
+  return CompareSites(a.site, b.site);
 }
 
 bool CellKeyLess(const Cell& a, const Cell& b) { return CompareCellKey(a, b) < 0; }
@@ -21,7 +35,7 @@ bool CellKeyLess(const Cell& a, const Cell& b) { return CompareCellKey(a, b) < 0
 // True when (hlc, bytes) of `b` is greater than that of `a` (same site implied).
 bool ValueGreater(Hlc b_hlc, const std::string& b_value, Hlc a_hlc, const std::string& a_value) {
   if (b_hlc != a_hlc) return b_hlc > a_hlc;
-  return b_value > a_value;
+  return CompareBytes(b_value, a_value) > 0;
 }
 
 // The cover parts of the per-(path, site) maximum.
@@ -43,7 +57,7 @@ void JoinCell(Cell& into, const Cell& from) {
       (!into.has_value || ValueGreater(from.value_hlc, from.value, into.value_hlc, into.value))) {
     into.has_value = true;
     into.value_hlc = from.value_hlc;
-    into.value = from.value;
+    into.value = from.value;  // reuses the capacity `into` has
   }
   JoinCovers(into, from);
 }
@@ -67,6 +81,16 @@ void JoinOne(std::vector<Cell>& cells, Cell cell) {
     JoinCellMove(*it, std::move(cell));
   } else {
     cells.insert(it, std::move(cell));
+  }
+}
+
+// As JoinOne, copying `cell` only when it is new.
+void JoinOneCopy(std::vector<Cell>& cells, const Cell& cell) {
+  auto it = std::lower_bound(cells.begin(), cells.end(), cell, CellKeyLess);
+  if (it != cells.end() && CompareCellKey(*it, cell) == 0) {
+    JoinCell(*it, cell);
+  } else {
+    cells.insert(it, cell);
   }
 }
 
@@ -173,7 +197,7 @@ void RecordState::Join(const RecordState& other) {
     return;
   }
   if (other.cells_.size() <= 2) {
-    for (const Cell& c : other.cells_) JoinOne(cells_, c);
+    for (const Cell& c : other.cells_) JoinOneCopy(cells_, c);
     return;
   }
   if (other.cells_.size() <= cells_.size() && JoinInPlace(cells_, other.cells_)) return;

@@ -141,6 +141,45 @@ RC_GTEST_PROP(LatticeJoin, JoinWithAndWithoutRoomEqualsFromCells, ()) {
   RC_ASSERT(RecordState::Joined(a, b) == expected);
 }
 
+// The same for states of hundreds of cells, many of them new to the accumulator: longer merges
+// than a join records before it compares keys a second time.
+RC_GTEST_PROP(LatticeJoin, LongJoinsEqualFromCells, ()) {
+  const Universe u = *GenUniverse();
+  const int keys = Pick(200, 700);
+  auto gen_cells = [&](int percent) {
+    std::vector<Cell> cells;
+    for (int k = 0; k < keys; ++k) {
+      if (!Chance(percent)) continue;
+      Cell c = *GenRawCell(u);
+      c.path = "k" + std::to_string(100000 + k / 2);  // two cells a path, where sites differ
+      cells.push_back(std::move(c));
+    }
+    return cells;
+  };
+  const RecordState a = RecordState::FromCells(gen_cells(*rc::gen::inRange(10, 100)));
+  const RecordState b = RecordState::FromCells(gen_cells(*rc::gen::inRange(10, 100)));
+  std::vector<Cell> all = a.cells();
+  all.insert(all.end(), b.cells().begin(), b.cells().end());
+  const RecordState expected = RecordState::FromCells(all);
+
+  RecordState roomy = RecordState::Joined(b, a);
+  roomy = a;
+  RecordState tight = a;
+  roomy.Join(b);
+  tight.Join(b);
+  RecordState b_copy = b;
+  RecordState tight_moved = a;
+  tight_moved.Join(std::move(b_copy));
+  b_copy = b;
+  RecordState roomy_moved = RecordState::Joined(b, a);
+  roomy_moved = a;
+  roomy_moved.Join(std::move(b_copy));
+  RC_ASSERT(roomy == expected);
+  RC_ASSERT(tight == expected);
+  RC_ASSERT(tight_moved == expected);
+  RC_ASSERT(roomy_moved == expected);
+}
+
 // Joins one cell into `s` through the Add* calls.
 void AddCell(RecordState& s, const Cell& c) {
   const Path p = Path::FromJoined(c.path);
