@@ -26,8 +26,7 @@ struct HeldWrites {
   };
   std::string bytes;
   std::vector<Operand> operands;       // in the order held
-  std::vector<std::string> index;      // digest index keys, one per operand
-  std::vector<uint32_t> touched;       // digest buckets, one per operand
+  std::vector<uint32_t> touched;       // digest bucket of each operand's key
   std::map<SiteId, Hlc> watermarks;    // the greatest stamp per site of the held deltas
   std::map<std::string, std::string> meta;  // meta key -> value; a later Put of a key wins
   size_t deltas = 0;                   // deltas added (held, empty or below the horizon)

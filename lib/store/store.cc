@@ -476,10 +476,7 @@ Status Store::Impl::Hold(std::span<const Delta> deltas, std::span<const MetaPut>
     EncodeRecordTo(d.state, &held->bytes);
     o.state_size = static_cast<uint32_t>(held->bytes.size() - o.at - o.key_size);
     held->operands.push_back(o);
-    const std::string_view key = held->KeyOf(o);
-    const uint32_t bucket = store::DigestBucketOf(key);
-    held->index.push_back(store::DigestIndexKey(bucket, key));
-    held->touched.push_back(bucket);
+    held->touched.push_back(store::DigestBucketOf(held->KeyOf(o)));
     NoteWatermarks(d.state, &held->watermarks);
   }
   for (const MetaPut& m : meta) held->meta[UserMetaKey(m.name)] = m.value;
@@ -491,7 +488,7 @@ Status Store::Impl::WriteHeld(const store::HeldWrites& held, bool sync) {
   for (size_t i = 0; i < held.operands.size(); ++i) {
     const store::HeldWrites::Operand& o = held.operands[i];
     batch.Merge(records_, S(held.KeyOf(o)), S(held.StateOf(o)));
-    batch.Put(index_, held.index[i], rocksdb::Slice());
+    batch.Put(index_, store::DigestIndexKey(held.touched[i], held.KeyOf(o)), rocksdb::Slice());
   }
   for (const auto& [site, hlc] : held.watermarks) {
     batch.Merge(watermarks_, S(SiteBytes(site)), EncodeU64(hlc));

@@ -116,12 +116,16 @@ Status Store::Impl::WriteHeldAsTables(const store::HeldWrites& held) {
       RECONCILE_RETURN_IF_ERROR(records.Finish());
       add(records, records_);
 
-      std::vector<std::string_view> index(held.index.begin(), held.index.end());
-      if (!std::is_sorted(index.begin(), index.end())) std::sort(index.begin(), index.end());
+      std::vector<std::string> index;
+      index.reserve(held.operands.size());
+      for (size_t i = 0; i < held.operands.size(); ++i) {
+        index.push_back(store::DigestIndexKey(held.touched[i], held.KeyOf(held.operands[i])));
+      }
+      std::sort(index.begin(), index.end());
       index.erase(std::unique(index.begin(), index.end()), index.end());
       TableFile index_file(*db_, index_, staging + "/index.sst");
       RECONCILE_RETURN_IF_ERROR(index_file.Open());
-      for (std::string_view k : index) RECONCILE_RETURN_IF_ERROR(index_file.Put(k, {}));
+      for (const std::string& k : index) RECONCILE_RETURN_IF_ERROR(index_file.Put(k, {}));
       RECONCILE_RETURN_IF_ERROR(index_file.Finish());
       add(index_file, index_);
     }
