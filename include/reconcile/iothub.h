@@ -94,6 +94,12 @@ struct ExportReadOptions {
   bool keys_excluded = false;
   // Default: no guard.
   ClockGuard clock_guard = {};
+  // ReadExportWithBase: the most bytes of the base's index held in memory (about 80 bytes a
+  // record); past it the index is sorted into files in scratch_dir (removed when the read ends),
+  // so that memory stays flat however large the fleet. Default 48 MiB.
+  size_t index_memory_bytes = size_t{48} << 20;
+  // Where those files go. Default (empty): the system's temp directory.
+  std::string scratch_dir = {};
 };
 
 // Reads a bulk export without a base: each record becomes one delta at observed_at that writes

@@ -30,9 +30,6 @@
 
 namespace reconcile::iothub {
 
-// The default budget of a reader's index: enough for a quarter million device entries in memory.
-inline constexpr size_t kIndexMemoryBytes = size_t{48} << 20;
-
 class DiskIndex;
 
 class DiskIndexBuilder {

@@ -394,8 +394,49 @@ struct ExportLineReader::Impl {
   std::string scratch;
 };
 
+// The record's key from the line's id and moduleId members (MakeKey's rules); false when they
+// do not make one.
+static bool ReadKey(const element* id_member, const element* module_member, std::optional<Key>* key,
+             bool* is_module) {
+  std::string_view id, module_id;
+  if (id_member == nullptr || IsNull(*id_member) || !OptionalString(id_member, &id)) return false;
+  if (!ValidateDeviceId(id).ok()) return false;
+  if (!OptionalString(module_member, &module_id)) return false;
+  *is_module = !module_id.empty();
+  Result<Key> k = Key::Device(id);
+  if (*is_module) {
+    if (!ValidateModuleId(module_id).ok()) return false;
+    k = Key::Module(id, module_id);
+  }
+  if (!k.ok()) return false;
+  *key = std::move(*k);
+  return true;
+}
+
 ExportLineReader::ExportLineReader() : impl_(std::make_unique<Impl>()) {}
 ExportLineReader::~ExportLineReader() = default;
+
+bool ExportLineReader::KeyOf(std::string_view line, std::optional<Key>* key) {
+  element root;
+  if (impl_->parser.parse(line.data(), line.size()).get(root) != simdjson::SUCCESS) return false;
+  if (root.type() != element_type::OBJECT) return false;
+  element id, module_id;
+  bool has_id = false;
+  bool has_module = false;
+  for (auto field : object(root)) {
+    if (field.key == "id") {
+      if (has_id) return false;
+      has_id = true;
+      id = field.value;
+    } else if (field.key == "moduleId") {
+      if (has_module) return false;
+      has_module = true;
+      module_id = field.value;
+    }
+  }
+  bool is_module = false;
+  return ReadKey(has_id ? &id : nullptr, has_module ? &module_id : nullptr, key, &is_module);
+}
 
 bool ExportLineReader::FullWrite(std::string_view line, const Stamp& stamp, bool keys_excluded,
                                  std::optional<Key>* key, RecordState* delta) {
@@ -432,21 +473,8 @@ bool ExportLineReader::FullWrite(std::string_view line, const Stamp& stamp, bool
   }
 
   // The key (MakeKey).
-  std::string_view id, module_id;
-  if (f.id == nullptr || IsNull(*f.id) || !OptionalString(f.id, &id)) return false;
-  if (!ValidateDeviceId(id).ok()) return false;
-  if (!OptionalString(f.module_id, &module_id)) return false;
-  const bool is_module = !module_id.empty();
-  if (is_module) {
-    if (!ValidateModuleId(module_id).ok()) return false;
-    Result<Key> k = Key::Module(id, module_id);
-    if (!k.ok()) return false;
-    *key = std::move(*k);
-  } else {
-    Result<Key> k = Key::Device(id);
-    if (!k.ok()) return false;
-    *key = std::move(*k);
-  }
+  bool is_module = false;
+  if (!ReadKey(f.id, f.module_id, key, &is_module)) return false;
 
   std::string_view text;
   if (!OptionalString(f.etag, &text) || !OptionalString(f.twin_etag, &text)) return false;

@@ -35,6 +35,11 @@ class ExportLineReader {
   bool FullWrite(std::string_view line, const Stamp& stamp, bool keys_excluded,
                  std::optional<Key>* key, RecordState* delta);
 
+  // The key the line's id and moduleId members make, parsing nothing else: false (*key
+  // unspecified) when they make none. A hint only: FullWrite or the exact path decide whether
+  // the line is a record at all.
+  bool KeyOf(std::string_view line, std::optional<Key>* key);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

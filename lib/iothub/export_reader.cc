@@ -1,8 +1,12 @@
 // Bulk export readers: ExportImportDevice lines -> deltas, with or without a base (3-way).
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <type_traits>
 #include <unordered_map>
 
 #include "lib/iothub/device_doc.h"
+#include "lib/iothub/disk_index.h"
 #include "lib/iothub/export_line.h"
 #include "lib/iothub/full_write_diff.h"
 #include "lib/iothub/line_pipeline.h"
@@ -32,18 +36,43 @@ Invalid DeltaError(const Status& s) {
   return Invalid{reason, s.message()};
 }
 
-// Hash128 is already uniformly distributed: its first half is a fine bucket hash.
-struct RawLineHash {
-  size_t operator()(const iothub::Hash128& h) const { return static_cast<size_t>(h.a); }
-};
-
+// What the 3-way read keeps of a base line: the value of its key in the base's index (copied as
+// bytes: the index is this process's scratch, DiskIndex).
 struct BaseEntry {
   uint64_t offset = 0;
   uint64_t line = 0;
-  iothub::Hash128 hash;
-  bool in_base = false;
-  bool seen = false;
+  iothub::Hash128 hash;       // KeyAndHash's content hash
+  iothub::Hash128 text_hash;  // of the line's bytes
 };
+static_assert(std::is_trivially_copyable_v<BaseEntry>);
+
+std::string_view BytesOf(const BaseEntry& e) {
+  return {reinterpret_cast<const char*>(&e), sizeof e};
+}
+
+BaseEntry EntryOf(std::string_view bytes) {
+  BaseEntry e;
+  std::memcpy(&e, bytes.data(), std::min(bytes.size(), sizeof e));
+  return e;
+}
+
+// A key's line in the base: its entry and its ordinal in the index (the read's `seen` bit).
+struct InBase {
+  BaseEntry entry;
+  uint64_t ordinal = 0;
+};
+
+Result<std::optional<InBase>> FindInBase(const iothub::DiskIndex& index, const Key& key) {
+  thread_local std::string encoded, value;
+  encoded.clear();
+  key.EncodeTo(&encoded);
+  InBase found;
+  Result<bool> got = index.Find(encoded, &value, &found.ordinal);
+  if (!got.ok()) return got.status();
+  if (!*got) return std::optional<InBase>();
+  found.entry = EntryOf(value);
+  return std::optional<InBase>(found);
+}
 
 // The stamp of the deltas a content hash is taken over: any fixed stamp does.
 const Stamp kHashStamp{1, SiteId()};
@@ -127,18 +156,19 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
   RECONCILE_RETURN_IF_ERROR(CheckOptions(options));
   const Stamp stamp{options.observed_at, SiteId::FromName(options.site)};
   ReadStats stats;
+  std::error_code ec;
+  const std::filesystem::path scratch_dir = options.scratch_dir.empty()
+                                                ? std::filesystem::temp_directory_path(ec)
+                                                : std::filesystem::path(options.scratch_dir);
 
-  // 1. Index the base: key -> (offset, hash). Its rejects count with this read's. A second index
-  // by the hash of each line's bytes lets a snapshot line the base holds byte for byte (most of
-  // them, after an outage) skip parsing: it can hold no change.
+  // 1. Index the base: key -> (offset, line, content hash, hash of the bytes), in memory up to
+  // the budget and on disk past it (DiskIndex). Its rejects count with this read's; a key seen
+  // again is rejected when the index is finished (after the base's other rejects).
   const size_t workers = iothub::ParseWorkers();
   std::vector<iothub::ExportLineReader> fast(workers);
   std::vector<RecordState> scratch(workers);
   std::vector<std::string> encodings(workers);
-  std::unordered_map<std::string, BaseEntry> index;
-  std::unordered_map<iothub::Hash128, BaseEntry*, RawLineHash> by_text;
   struct Item {
-    bool identical = false;  // the base holds these bytes (pass 2)
     iothub::Hash128 text_hash;
     std::optional<Invalid> invalid;
     std::optional<Key> key;
@@ -149,6 +179,9 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
     item->invalid = KeyAndHash(fast[worker], line.text, &item->key, &item->hash, &item->dev,
                                &scratch[worker], &encodings[worker]);
   };
+  iothub::DiskIndexBuilder builder(scratch_dir, "reconcile-base-index",
+                                   options.index_memory_bytes);
+  std::string encoded_key;
   Status s = iothub::ForEachLineParallel<Item>(
       base, rejects, nullptr, &stats.rejected, nullptr, workers,
       [&](size_t worker, const Line& line, Item* item) {
@@ -157,25 +190,37 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
       },
       [&](const Line& line, Item& item, std::optional<Invalid>* invalid) -> Status {
         if ((*invalid = std::move(item.invalid))) return Status::Ok();
-        auto [it, inserted] = index.try_emplace(item.key->Encode());
-        if (!inserted) {
-          *invalid = Invalid{RejectReason::kDuplicateRecord,
-                             item.key->ToString() + " appears again (first at line " +
-                                 std::to_string(it->second.line) + ")"};
-          return Status::Ok();
-        }
-        it->second = BaseEntry{line.offset, line.number, item.hash, true, false};
-        by_text.emplace(item.text_hash, &it->second);
-        return Status::Ok();
+        encoded_key.clear();
+        item.key->EncodeTo(&encoded_key);
+        return builder.Add(encoded_key,
+                           BytesOf(BaseEntry{line.offset, line.number, item.hash, item.text_hash}));
       });
   RECONCILE_RETURN_IF_ERROR(s);
+  std::string again;
+  Result<std::unique_ptr<iothub::DiskIndex>> built_index = builder.Finish(
+      [&](std::string_view encoded, std::string_view kept, std::string_view dropped) -> Status {
+        const BaseEntry first = EntryOf(kept);
+        const BaseEntry repeat = EntryOf(dropped);
+        RECONCILE_RETURN_IF_ERROR(base.ReadLineAt(repeat.offset, &again));
+        Result<Key> key = Key::Decode(encoded);
+        if (!key.ok()) return key.status();
+        std::optional<Invalid> invalid =
+            Invalid{RejectReason::kDuplicateRecord, key->ToString() + " appears again (first at line " +
+                                                        std::to_string(first.line) + ")"};
+        return iothub::SendInvalid(base, Line{repeat.line, repeat.offset, again}, invalid, rejects,
+                                   nullptr, &stats.rejected, nullptr);
+      });
+  if (!built_index.ok()) return built_index.status();
+  const iothub::DiskIndex& index = **built_index;
+  std::vector<bool> seen(index.size(), false);  // by ordinal: the snapshot had the key
 
   // 2. Stream the snapshot against the index, which no one changes now: keys the base lacks are
-  // kept in `fresh`. The workers read each line, look its key up and build its delta (a create,
-  // or the 3-way diff against the base's line, read again on the worker's own reader); the commit
-  // keeps the books (seen, duplicates) and sends the deltas on in line order. A rejected line
-  // whose key is known keeps its record as it was (marked seen); one whose key is unknown may be
-  // any missing record's line.
+  // kept in `fresh`. The workers read each line's key, look it up and, unless the base holds the
+  // line byte for byte (most lines, after an outage: nothing more is parsed), build its delta (a
+  // create, or the 3-way diff against the base's line, read again on the worker's own reader);
+  // the commit keeps the books (seen, duplicates) and sends the deltas on in line order. A
+  // rejected line whose key is known keeps its record as it was (marked seen); one whose key is
+  // unknown may be any missing record's line.
   struct Built {
     Status error;                              // the read cannot go on (a corrupt or changed base)
     std::optional<Invalid> invalid;            // the line is rejected
@@ -232,15 +277,23 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
     out.delta = iothub::DiffDelta(before, dev, stamp, options.keys_excluded);
     return out;
   };
-  auto find_in_base = [&](const Key& key) -> BaseEntry* {
-    auto it = index.find(key.Encode());
-    return it == index.end() ? nullptr : &it->second;
-  };
   struct SnapshotItem : Item {
-    std::optional<Built> built;  // by the worker, for a line with a key
+    bool identical = false;           // the base holds these bytes under this key
+    std::optional<Key> hint;          // the key the line's id members make (KeyOf)
+    std::optional<InBase> in_base;    // the base's line of `key` (or of `hint`, when identical)
+    Status error;                     // a lookup failed
+    std::optional<Built> built;       // by the worker, for a line with a key
   };
-  std::unordered_map<std::string, BaseEntry> fresh;  // keys the base does not hold
-  iothub::ExportLineReader own;                      // the commit's (the workers' are busy)
+  // Looks the item's key up, unless the hint's lookup already did.
+  auto look_up = [&](SnapshotItem* item) -> Status {
+    if (item->hint && *item->hint == *item->key) return Status::Ok();
+    Result<std::optional<InBase>> found = FindInBase(index, *item->key);
+    if (!found.ok()) return found.status();
+    item->in_base = *found;
+    return Status::Ok();
+  };
+  std::unordered_map<std::string, uint64_t> fresh;  // keys the base does not hold -> their line
+  iothub::ExportLineReader own;                     // the commit's (the workers' are busy)
   RecordState own_scratch;
   RecordState own_base_cells;
   std::string own_encoded;
@@ -250,19 +303,30 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
       snapshot, rejects, nullptr, &stats.rejected, nullptr, workers,
       [&](size_t worker, const Line& line, SnapshotItem* item) {
         item->text_hash = iothub::HashText(line.text);
-        item->identical = by_text.find(item->text_hash) != by_text.end();
-        if (item->identical) return;
+        if (fast[worker].KeyOf(line.text, &item->hint)) {
+          Result<std::optional<InBase>> found = FindInBase(index, *item->hint);
+          if (!found.ok()) {
+            item->error = found.status();
+            return;
+          }
+          item->in_base = *found;
+          item->identical = item->in_base && item->in_base->entry.text_hash == item->text_hash;
+          if (item->identical) return;
+        } else {
+          item->hint.reset();
+        }
         read_key_and_hash(worker, line, item);
-        if (item->invalid || !item->key) return;
-        item->built =
-            build(fast[worker], &scratch[worker], &base_full[worker], *base_again[worker],
-                  &base_texts[worker], line, *item, find_in_base(*item->key));
+        if (!item->key) return;
+        if ((item->error = look_up(item)); !item->error.ok() || item->invalid) return;
+        item->built = build(fast[worker], &scratch[worker], &base_full[worker],
+                            *base_again[worker], &base_texts[worker], line, *item,
+                            item->in_base ? &item->in_base->entry : nullptr);
       },
       [&](const Line& line, SnapshotItem& item, std::optional<Invalid>* invalid) -> Status {
+        RECONCILE_RETURN_IF_ERROR(item.error);
         if (item.identical) {
-          BaseEntry* same = by_text.find(item.text_hash)->second;
-          if (!same->seen) {
-            same->seen = true;
+          if (!seen[item.in_base->ordinal]) {
+            seen[item.in_base->ordinal] = true;
             ++readable;
             ++stats.unchanged;
             return Status::Ok();
@@ -270,29 +334,33 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
           // The same bytes again: read them like any other line (a duplicate, below).
           item.invalid = KeyAndHash(own, line.text, &item.key, &item.hash, &item.dev, &own_scratch,
                                     &own_encoded);
+          if (item.key) RECONCILE_RETURN_IF_ERROR(look_up(&item));
         }
         if ((*invalid = std::move(item.invalid))) {
           if (!item.key) {
             ++keyless_rejects;
-          } else if (BaseEntry* known = find_in_base(*item.key)) {
-            known->seen = true;
+          } else if (item.in_base) {
+            seen[item.in_base->ordinal] = true;
           }
           return Status::Ok();
         }
         ++readable;
-        BaseEntry* entry = find_in_base(*item.key);
-        const bool in_base = entry != nullptr;
-        if (!in_base) entry = &fresh.try_emplace(item.key->Encode()).first->second;
-        if (entry->seen) {
+        const BaseEntry* entry = item.in_base ? &item.in_base->entry : nullptr;
+        bool again_here = false;
+        if (entry != nullptr) {
+          again_here = seen[item.in_base->ordinal];
+          seen[item.in_base->ordinal] = true;
+        } else {
+          again_here = !fresh.try_emplace(item.key->Encode(), line.number).second;
+        }
+        if (again_here) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,
                              item.key->ToString() + " appears again in the snapshot"};
           return Status::Ok();
         }
-        entry->seen = true;
-        if (!in_base) entry->line = line.number;
         if (!item.built) {
-          item.built = build(own, &own_scratch, &own_base_cells, base, &own_encoded, line, item,
-                             in_base ? entry : nullptr);
+          item.built =
+              build(own, &own_scratch, &own_base_cells, base, &own_encoded, line, item, entry);
         }
         Built& built = *item.built;
         RECONCILE_RETURN_IF_ERROR(built.error);
@@ -310,26 +378,27 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
           return Status::Ok();
         }
         ++stats.records;
-        ++(in_base ? stats.patches : stats.creates);
+        ++(entry != nullptr ? stats.patches : stats.creates);
         return sink(*item.key, std::move(delta));
       });
   RECONCILE_RETURN_IF_ERROR(s);
 
-  // 3. Base records the snapshot no longer has: deletes, in key order.
-  std::vector<std::string> gone;
-  for (const auto& [encoded, entry] : index) {
-    if (entry.in_base && !entry.seen) gone.push_back(encoded);
-  }
-  // A line rejected before its key was known may be the line of any record missing here; and
-  // an empty, binary or wrong snapshot would delete the whole fleet.
+  // 3. Base records the snapshot no longer has: deletes, in key order (the index's). A line
+  // rejected before its key was known may be the line of any record missing here; and an empty,
+  // binary or wrong snapshot would delete the whole fleet: then every delete is held.
   keyless_rejects += snapshot.stats().rejected;
-  if ((keyless_rejects > 0 || readable == 0) && !gone.empty()) {
-    stats.deletes_held = gone.size();
-    gone.clear();
-  }
-  std::sort(gone.begin(), gone.end());
-  for (const std::string& encoded : gone) {
-    Result<Key> key = Key::Decode(encoded);
+  const bool hold = keyless_rejects > 0 || readable == 0;
+  iothub::DiskIndex::Cursor cursor(index);
+  while (true) {
+    Result<bool> got = cursor.Next();
+    if (!got.ok()) return got.status();
+    if (!*got) break;
+    if (seen[cursor.ordinal()]) continue;
+    if (hold) {
+      ++stats.deletes_held;
+      continue;
+    }
+    Result<Key> key = Key::Decode(cursor.key());
     if (!key.ok()) return key.status();
     ++stats.records;
     ++stats.deletes;
