@@ -91,6 +91,10 @@ struct PlanOptions {
   // then yield only these keys: a module whose device record does not come by is taken to have
   // its device (with every key, such a module is an orphan and is not planned).
   std::set<Key> only_keys;
+  // The most bytes of the primary export's index held in memory (about 120 bytes a record); past
+  // it the index is sorted into files in out_dir (removed when the plan is done), so that memory
+  // stays flat however large the fleet. Default 48 MiB.
+  size_t index_memory_bytes = size_t{48} << 20;
 };
 
 struct PlanSummary {

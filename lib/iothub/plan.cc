@@ -10,13 +10,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
 
 #include "lib/core/hash.h"
+#include "lib/core/varint.h"
 #include "lib/iothub/device_doc.h"
+#include "lib/iothub/disk_index.h"
 #include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
 #include "lib/iothub/plan_primary.h"
@@ -151,7 +154,7 @@ Status PlanWriter::Open() {
         name.compare(0, options_.file_prefix.size() + 1, options_.file_prefix + "-") == 0 &&
         name.compare(name.size() - 4, 4, ".txt") == 0 &&
         name.find_first_not_of("0123456789", options_.file_prefix.size() + 1) == name.size() - 4;
-    const bool spill = name.rfind(".spill-", 0) == 0;
+    const bool spill = name.rfind(".spill-", 0) == 0 || name.rfind(".index-", 0) == 0;
     if (numbered || spill || name == "manifest.json" || name == "manifest.json.tmp" ||
         name == "plan-report.jsonl") {
       stale.push_back(entry.path());
@@ -334,16 +337,64 @@ json AuthWithoutKeys(const json& auth) {
   return out;
 }
 
+// What the plan keeps of a line of the primary's export: the value of its key in the primary's
+// index (a DiskIndex, so that the plan's memory does not grow with the fleet).
 struct PrimaryEntry {
-  uint64_t offset = 0;
-  uint64_t line = 0;
-  Hash128 identity;
-  Hash128 identity_no_auth;
-  Hash128 twin;
-  Hash128 reported;
-  bool edge = false;
-  std::string parent;  // edge devices: the parent's device id
-  bool planned = false;
+  struct Fixed {
+    uint64_t offset = 0;
+    uint64_t line = 0;
+    Hash128 identity;
+    Hash128 identity_no_auth;
+    Hash128 twin;
+    Hash128 reported;
+    bool edge = false;
+    bool has_own_scope = false;
+  } fixed;
+  std::string parent;     // edge devices: the parent's device id
+  std::string own_scope;  // devices: a deviceScope naming the device itself (has_own_scope)
+
+  // fixed's bytes, varint(parent size), parent, own_scope.
+  void EncodeTo(std::string* out) const {
+    out->append(reinterpret_cast<const char*>(&fixed), sizeof fixed);
+    internal::PutVarint(out, parent.size());
+    out->append(parent);
+    out->append(own_scope);
+  }
+  bool DecodeFrom(std::string_view in) {
+    if (in.size() < sizeof fixed) return false;
+    std::memcpy(&fixed, in.data(), sizeof fixed);
+    in.remove_prefix(sizeof fixed);
+    uint64_t n = 0;
+    std::string_view p;
+    if (!internal::GetVarint(&in, &n) || !internal::GetBytes(&in, n, &p)) return false;
+    parent.assign(p);
+    own_scope.assign(in);
+    return true;
+  }
+};
+static_assert(std::is_trivially_copyable_v<PrimaryEntry::Fixed>);
+
+Status BadEntry(std::string_view what) {
+  return Status::Internal("plan: an entry of the " + std::string(what) + " index does not decode");
+}
+
+// Of the merged edge devices: their scope and parent, as the value of their id in an index.
+struct MergedEdge {
+  std::string scope;
+  std::string parent;
+  void EncodeTo(std::string* out) const {
+    internal::PutVarint(out, scope.size());
+    out->append(scope);
+    out->append(parent);
+  }
+  bool DecodeFrom(std::string_view in) {
+    uint64_t n = 0;
+    std::string_view s;
+    if (!internal::GetVarint(&in, &n) || !internal::GetBytes(&in, n, &s)) return false;
+    scope.assign(s);
+    parent.assign(in);
+    return true;
+  }
 };
 
 }  // namespace
@@ -352,13 +403,8 @@ struct Planner::Impl {
   const PlanOptions& options;
   PlanWriter* writer;
   PlanSummary* summary;
-  std::unordered_map<std::string, PrimaryEntry> primary;        // encoded key -> entry
-  std::unordered_map<std::string, std::string> primary_scopes;  // device id -> its scope
-  struct MergedEdge {
-    std::string scope;
-    std::string parent;
-  };
-  std::unordered_map<std::string, MergedEdge> merged_edges;  // device id -> edge info
+  std::unique_ptr<DiskIndex> primary;       // encoded key -> PrimaryEntry
+  std::unique_ptr<DiskIndex> merged_edges;  // device id -> MergedEdge
 
   Impl(const PlanOptions& o, PlanWriter* w, PlanSummary* s) : options(o), writer(w), summary(s) {}
 
@@ -379,7 +425,11 @@ struct Planner::Impl {
     for (size_t w = 0; w < workers; ++w) {
       readers.push_back(std::make_unique<PrimaryLineReader>(options.no_keys));
     }
-    return ForEachLineParallel<Item>(
+    DiskIndexBuilder builder(options.out_dir, ".index-primary", options.index_memory_bytes);
+    std::string encoded_key;
+    std::string value;
+    PrimaryEntry e;
+    RECONCILE_RETURN_IF_ERROR(ForEachLineParallel<Item>(
         reader, rejects, nullptr, &rejected, nullptr, workers,
         [&](size_t worker, const Line& line, Item* item) {
           item->invalid = readers[worker]->Read(line.text, &item->record);
@@ -389,32 +439,61 @@ struct Planner::Impl {
           digest->Update("\n");
           if ((*invalid = std::move(item.invalid))) return Status::Ok();
           PrimaryRecord& r = item.record;
-          auto [it, inserted] = primary.try_emplace(r.key->Encode());
-          if (!inserted) {
-            *invalid = Invalid{RejectReason::kDuplicateRecord,
-                               r.key->ToString() + " appears again (first at line " +
-                                   std::to_string(it->second.line) + ")"};
-            return Status::Ok();
-          }
-          PrimaryEntry& e = it->second;
-          e.offset = line.offset;
-          e.line = line.number;
-          e.identity = r.identity;
-          e.identity_no_auth = r.identity_no_auth;
-          e.twin = r.twin;
-          e.reported = r.reported;
-          e.edge = r.edge;
+          e.fixed = PrimaryEntry::Fixed{line.offset,  line.number, r.identity, r.identity_no_auth,
+                                        r.twin,       r.reported,  r.edge,     r.own_scope.has_value()};
           e.parent = std::move(r.parent);
-          if (r.own_scope) primary_scopes[r.key->device_id()] = std::move(*r.own_scope);
-          return Status::Ok();
+          e.own_scope = r.own_scope ? std::move(*r.own_scope) : std::string();
+          encoded_key.clear();
+          r.key->EncodeTo(&encoded_key);
+          value.clear();
+          e.EncodeTo(&value);
+          return builder.Add(encoded_key, value);
+        }));
+    // A key seen again: the first line wins, the others are rejected (after the export's other
+    // rejects: the index finds them when it is sorted).
+    std::string text;
+    Result<std::unique_ptr<DiskIndex>> index = builder.Finish(
+        [&](std::string_view encoded, std::string_view kept, std::string_view dropped) -> Status {
+          PrimaryEntry first, repeat;
+          if (!first.DecodeFrom(kept) || !repeat.DecodeFrom(dropped)) return BadEntry("primary");
+          RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(repeat.fixed.offset, &text));
+          Result<Key> key = Key::Decode(encoded);
+          if (!key.ok()) return key.status();
+          std::optional<Invalid> invalid =
+              Invalid{RejectReason::kDuplicateRecord, key->ToString() + " appears again (first at line " +
+                                                          std::to_string(first.fixed.line) + ")"};
+          return SendInvalid(reader, Line{repeat.fixed.line, repeat.fixed.offset, text}, invalid,
+                             rejects, nullptr, &rejected, nullptr);
         });
+    if (!index.ok()) return index.status();
+    primary = std::move(*index);
+    return Status::Ok();
+  }
+
+  // The primary's entry of `key`: false when the primary has none.
+  Result<bool> FindPrimary(const Key& key, PrimaryEntry* out) const {
+    thread_local std::string encoded, value;
+    encoded.clear();
+    key.EncodeTo(&encoded);
+    Result<bool> got = primary->Find(encoded, &value);
+    if (!got.ok() || !*got) return got;
+    if (!out->DecodeFrom(value)) return BadEntry("primary");
+    return true;
+  }
+
+  Result<bool> FindMergedEdge(const std::string& id, MergedEdge* out) const {
+    thread_local std::string value;
+    Result<bool> got = merged_edges->Find(id, &value);
+    if (!got.ok() || !*got) return got;
+    if (!out->DecodeFrom(value)) return BadEntry("merged edge");
+    return true;
   }
 
   Status LoadPrimary(LineReader& reader, const PrimaryEntry& e, ExportDevice* out) {
     std::string text;
-    RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(e.offset, &text));
+    RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(e.fixed.offset, &text));
     if (ParseExportDevice(text, out)) {
-      return Status::Corruption("primary line " + std::to_string(e.line) + " of '" + reader.name() +
+      return Status::Corruption("primary line " + std::to_string(e.fixed.line) + " of '" + reader.name() +
                                 "' no longer parses (did the file change?)");
     }
     return Status::Ok();
@@ -425,6 +504,9 @@ struct Planner::Impl {
     // materializing every record twice.
     if (auto* filter = dynamic_cast<EdgeScanFilter*>(&src)) filter->OnlyPossibleEdges();
     MergedRecord rec{Key::Device("x").value(), std::nullopt, 0};
+    // Edge devices are a few in a hundred: a smaller budget than the primary's.
+    DiskIndexBuilder builder(options.out_dir, ".index-edges", options.index_memory_bytes / 8 + 1);
+    std::string value;
     while (true) {
       Result<bool> got = src.Next(&rec);
       if (!got.ok()) return got.status();
@@ -435,69 +517,100 @@ struct Planner::Impl {
         edge.scope = s->get<std::string>();
       }
       edge.parent = ParentOf(*rec.doc);
-      merged_edges[rec.key.device_id()] = std::move(edge);
+      value.clear();
+      edge.EncodeTo(&value);
+      RECONCILE_RETURN_IF_ERROR(builder.Add(rec.key.device_id(), value));
     }
+    // A merged source yields each key once (the plan's second pass checks the order).
+    Result<std::unique_ptr<DiskIndex>> index =
+        builder.Finish([](std::string_view, std::string_view, std::string_view) {
+          return Status::InvalidInput("plan: the merged records hold a device twice");
+        });
+    if (!index.ok()) return index.status();
+    merged_edges = std::move(*index);
     return Status::Ok();
   }
 
   // The scope the primary has, or will have, for device `id`.
-  std::string PrimaryScopeFor(const std::string& id) const {
-    if (auto it = primary_scopes.find(id); it != primary_scopes.end()) return it->second;
-    if (auto it = merged_edges.find(id); it != merged_edges.end() && !it->second.scope.empty()) {
-      Result<std::string> owner = ScopeDeviceId(it->second.scope);
-      if (owner.ok() && *owner == id) return it->second.scope;
+  Result<std::string> PrimaryScopeFor(const std::string& id) const {
+    if (Result<Key> key = Key::Device(id); key.ok()) {
+      PrimaryEntry entry;
+      Result<bool> got = FindPrimary(*key, &entry);
+      if (!got.ok()) return got.status();
+      if (*got && entry.fixed.has_own_scope) return std::move(entry.own_scope);
+    }
+    MergedEdge edge;
+    Result<bool> got = FindMergedEdge(id, &edge);
+    if (!got.ok()) return got.status();
+    if (*got && !edge.scope.empty()) {
+      Result<std::string> owner = ScopeDeviceId(edge.scope);
+      if (owner.ok() && *owner == id) return std::move(edge.scope);
     }
     return DerivedScope(id);
   }
 
-  std::string MapScope(const std::string& scope) const {
+  Result<std::string> MapScope(const std::string& scope) const {
     Result<std::string> owner = ScopeDeviceId(scope);
-    return owner.ok() ? PrimaryScopeFor(*owner) : scope;
+    return owner.ok() ? PrimaryScopeFor(*owner) : Result<std::string>(scope);
   }
 
-  void RewriteScopes(const Key& key, json& doc) const {
+  Status RewriteScopes(const Key& key, json& doc) const {
     // An edge device always gets its own scope, so it and its children agree on one value.
     if (IsEdge(doc) && !doc.contains("deviceScope")) {
-      doc["deviceScope"] = PrimaryScopeFor(key.device_id());
+      Result<std::string> own = PrimaryScopeFor(key.device_id());
+      if (!own.ok()) return own.status();
+      doc["deviceScope"] = std::move(*own);
     }
     if (auto it = doc.find("deviceScope"); it != doc.end() && it->is_string()) {
-      *it = MapScope(it->get<std::string>());
+      Result<std::string> mapped = MapScope(it->get<std::string>());
+      if (!mapped.ok()) return mapped.status();
+      *it = std::move(*mapped);
     }
     if (auto it = doc.find("parentScopes"); it != doc.end() && it->is_array()) {
       for (json& s : *it) {
-        if (s.is_string()) s = MapScope(s.get<std::string>());
+        if (!s.is_string()) continue;
+        Result<std::string> mapped = MapScope(s.get<std::string>());
+        if (!mapped.ok()) return mapped.status();
+        s = std::move(*mapped);
       }
     }
+    return Status::Ok();
   }
 
-  // Nesting depth of an edge device (0: no edge parent), along `parent_of`; cycles are cut.
+  // Nesting depth of an edge device (0: no edge parent), along `parent_of` (Result<std::string>,
+  // "" for none); cycles are cut.
   template <typename ParentFn>
-  static int DepthOf(const std::string& id, ParentFn&& parent_of) {
+  static Result<int> DepthOf(const std::string& id, ParentFn&& parent_of) {
     int depth = 0;
     std::string cur = id;
     std::set<std::string> seen{cur};
     while (depth < 64) {
-      std::string parent = parent_of(cur);
-      if (parent.empty() || !seen.insert(parent).second) break;
+      Result<std::string> parent = parent_of(cur);
+      if (!parent.ok()) return parent.status();
+      if (parent->empty() || !seen.insert(*parent).second) break;
       ++depth;
-      cur = parent;
+      cur = std::move(*parent);
     }
     return depth;
   }
 
-  int MergedDepth(const std::string& id) const {
-    return DepthOf(id, [&](const std::string& d) -> std::string {
-      auto it = merged_edges.find(d);
-      return it == merged_edges.end() ? "" : it->second.parent;
+  Result<int> MergedDepth(const std::string& id) const {
+    return DepthOf(id, [&](const std::string& d) -> Result<std::string> {
+      MergedEdge edge;
+      Result<bool> got = FindMergedEdge(d, &edge);
+      if (!got.ok()) return got.status();
+      return *got ? std::move(edge.parent) : std::string();
     });
   }
 
-  int PrimaryDepth(const std::string& id) const {
-    return DepthOf(id, [&](const std::string& d) -> std::string {
+  Result<int> PrimaryDepth(const std::string& id) const {
+    return DepthOf(id, [&](const std::string& d) -> Result<std::string> {
       Result<Key> k = Key::Device(d);
-      if (!k.ok()) return "";
-      auto it = primary.find(k->Encode());
-      return it == primary.end() ? "" : it->second.parent;
+      if (!k.ok()) return std::string();
+      PrimaryEntry entry;
+      Result<bool> got = FindPrimary(*k, &entry);
+      if (!got.ok()) return got.status();
+      return *got ? std::move(entry.parent) : std::string();
     });
   }
 
@@ -560,9 +673,11 @@ struct Planner::Impl {
     int depth = 0;
     if (key.kind() == KeyKind::kModule) {
       phase = kModuleDelete;
-    } else if (entry.edge) {
+    } else if (entry.fixed.edge) {
       phase = kEdgeDelete;
-      depth = PrimaryDepth(key.device_id());
+      Result<int> d = PrimaryDepth(key.device_id());
+      if (!d.ok()) return d.status();
+      depth = *d;
     }
     return Emit(phase, depth, mode, std::move(line));
   }
@@ -589,14 +704,16 @@ struct Planner::Impl {
       RECONCILE_RETURN_IF_ERROR(ParseWhole(key, text, &doc));
       whole = true;
     }
-    if (!is_module) RewriteScopes(key, doc);
+    if (!is_module) RECONCILE_RETURN_IF_ERROR(RewriteScopes(key, doc));
     Phase phase = kDeviceUpsert;
     int depth = 0;
     if (is_module) {
       phase = kModuleUpsert;
     } else if (IsEdge(doc)) {
       phase = kEdgeUpsert;
-      depth = MergedDepth(key.device_id());
+      Result<int> d = MergedDepth(key.device_id());
+      if (!d.ok()) return d.status();
+      depth = *d;
     }
     // Not null and not empty (JSON's empty(): {} and [] are empty, scalars are not).
     const bool has_reported =
@@ -621,10 +738,10 @@ struct Planner::Impl {
 
     const std::string members = IdentityMembers(doc, is_module);
     const bool identity_changed =
-        has_auth ? IdentityHash(members, *own_auth, options.no_keys) != entry->identity
-                 : IdentityNoAuthHash(members) != entry->identity_no_auth;
-    const bool twin_changed = TwinHash(text.desired, text.tags) != entry->twin;
-    const bool reported_changed = ReportedHash(text.reported) != entry->reported;
+        has_auth ? IdentityHash(members, *own_auth, options.no_keys) != entry->fixed.identity
+                 : IdentityNoAuthHash(members) != entry->fixed.identity_no_auth;
+    const bool twin_changed = TwinHash(text.desired, text.tags) != entry->fixed.twin;
+    const bool reported_changed = ReportedHash(text.reported) != entry->fixed.reported;
     if (!identity_changed && !twin_changed) {
       if (reported_changed) {
         ++summary->reported_only;
@@ -635,7 +752,7 @@ struct Planner::Impl {
     }
     if (!whole) {
       RECONCILE_RETURN_IF_ERROR(ParseWhole(key, text, &doc));
-      if (!is_module) RewriteScopes(key, doc);
+      if (!is_module) RECONCILE_RETURN_IF_ERROR(RewriteScopes(key, doc));
     }
     const json* tags = iothub::PresentMember(doc, "tags");
     const json* props = iothub::PresentMember(doc, "properties");
@@ -686,12 +803,42 @@ struct Planner::Impl {
     bool device_exists = false;
     DocText text;
     std::optional<std::string> canonical;
+    // The primary's index is read beside the merged records, both in key order (a merge join):
+    // entries the merged records pass by are the primary's own.
+    DiskIndex::Cursor cursor(*primary);
+    Result<bool> at = cursor.Next();
+    if (!at.ok()) return at.status();
+    auto primary_only = [&]() -> Status {
+      Result<Key> key = Key::Decode(cursor.key());
+      if (key.ok() && Wanted(*key)) ++summary->primary_only;
+      at = cursor.Next();
+      return at.status();
+    };
+    std::string encoded, last;
+    PrimaryEntry found;
     while (true) {
       Result<bool> got =
           text_source != nullptr ? text_source->NextText(&rec.key, &canonical) : (*src)->Next(&rec);
       if (!got.ok()) return got.status();
       if (!*got) break;
       const Key& key = rec.key;
+      encoded.clear();
+      key.EncodeTo(&encoded);
+      if (!last.empty() && encoded <= last) {
+        return Status::InvalidInput("plan: the merged records are not in key order (at " +
+                                    key.ToString() + ")");
+      }
+      last = encoded;
+      while (*at && cursor.key() < std::string_view(encoded)) {
+        RECONCILE_RETURN_IF_ERROR(primary_only());
+      }
+      PrimaryEntry* entry = nullptr;
+      if (*at && cursor.key() == std::string_view(encoded)) {
+        if (!found.DecodeFrom(cursor.value())) return BadEntry("primary");
+        entry = &found;
+        at = cursor.Next();
+        if (!at.ok()) return at.status();
+      }
       if (key.kind() == KeyKind::kMeta) continue;
       bool exists = rec.doc.has_value();
       if (text_source != nullptr) {
@@ -713,9 +860,6 @@ struct Planner::Impl {
         device = key.device_id();
         device_exists = exists;
       }
-      auto pit = primary.find(key.Encode());
-      PrimaryEntry* entry = pit == primary.end() ? nullptr : &pit->second;
-      if (entry != nullptr) entry->planned = true;
       if (!Wanted(key)) continue;
       if (iothub::IsSystemModule(key)) {
         ++summary->system_modules_skipped;
@@ -739,11 +883,7 @@ struct Planner::Impl {
       }
       RECONCILE_RETURN_IF_ERROR(PlanUpsert(key, std::move(rec.doc), text, entry, reader));
     }
-    for (const auto& [encoded, entry] : primary) {
-      if (entry.planned) continue;
-      Result<Key> key = Key::Decode(encoded);
-      if (key.ok() && Wanted(*key)) ++summary->primary_only;
-    }
+    while (*at) RECONCILE_RETURN_IF_ERROR(primary_only());
     return Status::Ok();
   }
 };
