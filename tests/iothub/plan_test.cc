@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <filesystem>
 #include <sstream>
 
 #include "lib/iothub/sha256.h"
@@ -148,6 +149,46 @@ TEST(FailbackPlan, ModesOnTheHandMadePair) {
   ExpectGolden("plan/devices-00001.txt", ReadFile(plan->files[0]));
   ExpectGolden("plan/manifest.json", ReadFile(plan->manifest_path));
   ExpectGolden("plan/plan-report.jsonl", ReadFile(plan->report_path));
+}
+
+// The primary's index in memory or in files (a budget of one byte): the same plan, the same
+// counts of records only the primary has, the same rejects of a key the primary repeats.
+TEST(FailbackPlan, ThePrimarysIndexOnDiskPlansAsInMemory) {
+  auto line = [](const std::string& id, const std::string& etag) {
+    return "{\"id\":\"" + id + "\",\"eTag\":\"" + etag +
+           "\",\"status\":\"enabled\",\"authentication\":{\"type\":\"sas\"},"
+           "\"twinETag\":\"AAAAAAAAAAE=\",\"tags\":{\"n\":\"" + id +
+           "\"},\"properties\":{\"desired\":{},\"reported\":{}}}\n";
+  };
+  std::string primary;
+  for (int i = 1; i <= 5; ++i) primary += line("p-" + std::to_string(i), "MQ==");
+  primary += line("p-2", "Mg==");  // the same key again: rejected, the first line wins
+  Model model;
+  auto merged = LineReader::FromString(
+      "merged.txt", line("p-2", "x") + line("p-4", "x") + line("new-1", "x"));
+  ASSERT_TRUE(ReadExport(*merged, {"s", 1000000, false}, nullptr, model.Sink()).ok());
+  std::vector<std::string> outcomes;
+  for (size_t budget : {size_t{1}, PlanOptions().index_memory_bytes}) {
+    TempDir dir;
+    PlanOptions options = Options(dir);
+    options.index_memory_bytes = budget;
+    RejectCollector rejects;
+    auto reader = LineReader::FromString("primary.txt", primary);
+    Result<PlanSummary> plan = BuildFailbackPlan(FactoryOf(model), *reader, options, &rejects);
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    EXPECT_EQ(plan->primary_only, 3u) << budget;  // p-1, p-3, p-5
+    EXPECT_EQ(plan->counts["create"], 1u) << budget;
+    EXPECT_EQ(plan->unchanged, 2u) << budget;
+    ASSERT_EQ(rejects.rejects().size(), 1u) << budget;
+    EXPECT_EQ(rejects.rejects()[0].line, 6u);
+    EXPECT_EQ(rejects.rejects()[0].reason, RejectReason::kDuplicateRecord);
+    EXPECT_NE(rejects.rejects()[0].detail.find("first at line 2"), std::string::npos);
+    outcomes.push_back(testing::PlanBytes(*plan));
+    for (const auto& f : std::filesystem::directory_iterator(options.out_dir)) {
+      EXPECT_NE(f.path().filename().string().rfind(".index-", 0), 0u) << f.path();
+    }
+  }
+  EXPECT_EQ(outcomes[0], outcomes[1]);
 }
 
 TEST(FailbackPlan, ScopesOfChildrenOfAnExistingParentAreThePrimarys) {
