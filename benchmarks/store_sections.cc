@@ -295,6 +295,7 @@ json IngestThreeWay(const BenchConfig& c, bool primary) {
   reconcile::ExportReadOptions o;
   o.site = site;
   o.observed_at = primary ? T1() : T2();
+  o.scratch_dir = c.work_dir;
   auto stats = Check(
       reconcile::ReadExportWithBase(*snapshot, *base, o, rejects.get(), batches.Sink()), "3-way");
   Check(batches.Flush(), "apply");

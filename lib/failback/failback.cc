@@ -418,6 +418,7 @@ Status Orchestrator::IngestPrimary(StepReport& step) {
   ExportReadOptions ro;
   ro.site = o_.primary_site;
   ro.observed_at = run_.primary_observed_at;
+  ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
   if (!o_.base_export.empty()) {
     // The backup, whole, as its own site at its own time; then what the primary changed since.
     Result<std::unique_ptr<LineReader>> base = LineReader::Open(o_.base_export);
@@ -469,6 +470,7 @@ Status Orchestrator::IngestSecondary(StepReport& step) {
   ExportReadOptions ro;
   ro.site = o_.secondary_site;
   ro.observed_at = run_.secondary_observed_at;
+  ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
   Result<ReadStats> r = Status::Internal("unset");
   if (!o_.base_export.empty()) {
     Result<std::unique_ptr<LineReader>> base = LineReader::Open(o_.base_export);
@@ -730,6 +732,7 @@ Status Orchestrator::Retry(StepReport& step) {
       ExportReadOptions ro;
       ro.site = o_.primary_site;
       ro.observed_at = at;
+      ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
       Ingest ingest(*store_);
       Result<ReadStats> r = ReadExportWithBase(**snap, **base, ro, rejects->get(), ingest.Sink());
       if (!r.ok()) return r.status().WithContext(fresh);
@@ -889,6 +892,7 @@ Status Orchestrator::Verify(StepReport& step) {
     ExportReadOptions ro;
     ro.site = o_.primary_site;
     ro.observed_at = at;
+    ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
     Ingest ingest(*store_);
     Result<ReadStats> r = ReadExportWithBase(**snap, **base, ro, rejects->get(), ingest.Sink());
     if (!r.ok()) return r.status().WithContext(path);

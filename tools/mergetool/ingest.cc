@@ -27,6 +27,7 @@ struct IngestOptions {
   std::string format;
   std::string site;
   std::string base;
+  std::string scratch;
   std::string observed_at;
   std::string rejects;
   std::vector<std::string> hub_sites;
@@ -201,6 +202,11 @@ Exit RunIngest(const IngestOptions& o) {
       } else {
         auto base = reconcile::LineReader::Open(o.base);
         if (!base.ok()) return Fail(base.status().WithContext(o.base));
+        // The base's index outgrows memory on a large fleet: its files go beside the store,
+        // whose disk has room for the fleet.
+        options.scratch_dir = o.scratch.empty()
+                                  ? std::filesystem::absolute(o.store).parent_path().string()
+                                  : o.scratch;
         stats = reconcile::ReadExportWithBase(**input, **base, options, &rejects, sink);
       }
     } else if (o.format == "twin") {
@@ -273,6 +279,9 @@ Run SetupIngest(CLI::App& sub) {
                  "overrides the hubName mapping)");
   sub.add_option("--base", o->base,
                  "export: the backup this site was seeded from; only changes become writes");
+  sub.add_option("--scratch", o->scratch,
+                 "export with --base: where the base's index is sorted when it outgrows 48 MiB "
+                 "of memory (files removed when done; default: the folder holding STORE)");
   sub.add_option("--observed-at", o->observed_at,
                  "export/twin: when the input was taken (ISO-8601; default now)")
       ->check(Iso8601Time());
