@@ -1,11 +1,13 @@
 #include "lib/iothub/disk_index.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <queue>
 
@@ -143,6 +145,26 @@ DiskIndexBuilder::DiskIndexBuilder(fs::path dir, std::string prefix, size_t memo
 DiskIndexBuilder::~DiskIndexBuilder() {
   std::error_code ec;
   for (const fs::path& run : runs_) fs::remove(run, ec);
+}
+
+void DiskIndexBuilder::RemoveStale(const fs::path& dir, std::string_view prefix) {
+  std::error_code ec;
+  const std::string head = std::string(prefix) + "-";
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, head.size(), head) != 0) continue;
+    // <prefix>-<pid>-<n>.<kind>
+    const size_t dash = name.find('-', head.size());
+    if (dash == std::string::npos) continue;
+    const std::string pid = name.substr(head.size(), dash - head.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long n = std::strtol(pid.c_str(), nullptr, 10);
+    if (n <= 0 || n == ::getpid() || ::kill(static_cast<pid_t>(n), 0) == 0 || errno != ESRCH) {
+      continue;
+    }
+    std::error_code ignored;
+    fs::remove(entry.path(), ignored);
+  }
 }
 
 fs::path DiskIndexBuilder::NewPath(std::string_view kind) {

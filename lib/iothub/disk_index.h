@@ -51,6 +51,10 @@ class DiskIndexBuilder {
 
   uint64_t runs_written() const { return runs_.size(); }
 
+  // Removes the files of builders and indexes with this prefix in `dir` whose process is gone (a
+  // crash or a kill leaves them): files of running processes stay. Best effort: errors are ignored.
+  static void RemoveStale(const std::filesystem::path& dir, std::string_view prefix);
+
  private:
   friend class DiskIndex;
   struct Ref {

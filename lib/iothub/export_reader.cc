@@ -179,6 +179,7 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
     item->invalid = KeyAndHash(fast[worker], line.text, &item->key, &item->hash, &item->dev,
                                &scratch[worker], &encodings[worker]);
   };
+  iothub::DiskIndexBuilder::RemoveStale(scratch_dir, "reconcile-base-index");  // a killed read's
   iothub::DiskIndexBuilder builder(scratch_dir, "reconcile-base-index",
                                    options.index_memory_bytes);
   std::string encoded_key;

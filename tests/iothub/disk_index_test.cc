@@ -7,7 +7,13 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -145,6 +151,43 @@ TEST(DiskIndex, SpillsAndRemovesItsFiles) {
     EXPECT_EQ(found.load(), 20000);
   }
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// A killed process's files go; a live one's (this process's, a running child's) and other files
+// stay.
+TEST(DiskIndex, RemoveStaleTakesOnlyTheFilesOfProcessesThatAreGone) {
+  TempDir dir;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const pid_t gone = ::fork();
+  ASSERT_GE(gone, 0);
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  auto touch = [&](const std::string& name) { std::ofstream(dir.File(name)) << "x"; };
+  const std::string me = std::to_string(::getpid());
+  touch("t-" + me + "-0.run");
+  touch("t-" + std::to_string(child) + "-3.index");
+  touch("t-" + std::to_string(gone) + "-1.run");
+  touch("t-" + std::to_string(gone) + "-2.index");
+  touch("other-" + std::to_string(gone) + "-1.run");
+  touch("t-notapid-1.run");
+  DiskIndexBuilder::RemoveStale(dir.path(), "t");
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  std::vector<std::string> left;
+  for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+    left.push_back(f.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> want = {"other-" + std::to_string(gone) + "-1.run",
+                                   "t-" + me + "-0.run", "t-" + std::to_string(child) + "-3.index",
+                                   "t-notapid-1.run"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(left, want);
 }
 
 TEST(DiskIndex, ADuplicateCallbackErrorEndsFinish) {
