@@ -204,9 +204,11 @@ Exit RunIngest(const IngestOptions& o) {
         if (!base.ok()) return Fail(base.status().WithContext(o.base));
         // The base's index outgrows memory on a large fleet: its files go beside the store,
         // whose disk has room for the fleet.
-        options.scratch_dir = o.scratch.empty()
-                                  ? std::filesystem::absolute(o.store).parent_path().string()
-                                  : o.scratch;
+        std::error_code ec;
+        const std::filesystem::path store_dir = std::filesystem::absolute(o.store, ec);
+        options.scratch_dir = !o.scratch.empty() ? o.scratch
+                              : ec               ? std::string(".")
+                                                 : store_dir.parent_path().string();
         stats = reconcile::ReadExportWithBase(**input, **base, options, &rejects, sink);
       }
     } else if (o.format == "twin") {
