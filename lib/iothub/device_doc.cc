@@ -671,4 +671,16 @@ Hash128 HashExportDevice(const ExportDevice& dev) {
   return HashText(text);
 }
 
+Status RejectRepeatedKey(LineReader& reader, std::string_view encoded_key, uint64_t first_line,
+                         uint64_t line, uint64_t offset, RejectSink* rejects, uint64_t* rejected) {
+  std::string text;
+  RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(offset, &text));
+  Result<Key> key = Key::Decode(encoded_key);
+  if (!key.ok()) return key.status();
+  std::optional<Invalid> invalid =
+      Invalid{RejectReason::kDuplicateRecord,
+              key->ToString() + " appears again (first at line " + std::to_string(first_line) + ")"};
+  return SendInvalid(reader, Line{line, offset, text}, invalid, rejects, nullptr, rejected, nullptr);
+}
+
 }  // namespace reconcile::iothub

@@ -156,6 +156,12 @@ inline Status SendInvalid(const LineReader& reader, const Line& line,
   return to->Add(r, line.text);
 }
 
+// Rejects the line at `offset` (line number `line`) of `reader`, whose record key (encoded) an
+// earlier line, `first_line`, already had: the first line wins. For indexes that find repeats
+// only once they are sorted (DiskIndex): the line is read again to go into the rejects file.
+Status RejectRepeatedKey(LineReader& reader, std::string_view encoded_key, uint64_t first_line,
+                         uint64_t line, uint64_t offset, RejectSink* rejects, uint64_t* rejected);
+
 // Reads every line of `reader`, calling fn(line, &invalid) for each; an `invalid` set by fn is
 // sent to `rejects` as a reject of that line, or, when its reason is kClockSkew, to `quarantine`
 // (`rejects` when null) and counted in *quarantined instead. Returns fn's first non-OK status or a

@@ -396,18 +396,15 @@ struct ExportLineReader::Impl {
 
 // The record's key from the line's id and moduleId members (MakeKey's rules); false when they
 // do not make one.
-static bool ReadKey(const element* id_member, const element* module_member, std::optional<Key>* key,
-             bool* is_module) {
+static bool ReadKey(const element* id_member, const element* module_member,
+                    std::optional<Key>* key, bool* is_module) {
   std::string_view id, module_id;
   if (id_member == nullptr || IsNull(*id_member) || !OptionalString(id_member, &id)) return false;
   if (!ValidateDeviceId(id).ok()) return false;
   if (!OptionalString(module_member, &module_id)) return false;
   *is_module = !module_id.empty();
-  Result<Key> k = Key::Device(id);
-  if (*is_module) {
-    if (!ValidateModuleId(module_id).ok()) return false;
-    k = Key::Module(id, module_id);
-  }
+  if (*is_module && !ValidateModuleId(module_id).ok()) return false;
+  Result<Key> k = *is_module ? Key::Module(id, module_id) : Key::Device(id);
   if (!k.ok()) return false;
   *key = std::move(*k);
   return true;

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "lib/iothub/device_doc.h"
 #include "lib/iothub/disk_index.h"
@@ -197,19 +197,11 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
                            BytesOf(BaseEntry{line.offset, line.number, item.hash, item.text_hash}));
       });
   RECONCILE_RETURN_IF_ERROR(s);
-  std::string again;
   Result<std::unique_ptr<iothub::DiskIndex>> built_index = builder.Finish(
       [&](std::string_view encoded, std::string_view kept, std::string_view dropped) -> Status {
-        const BaseEntry first = EntryOf(kept);
         const BaseEntry repeat = EntryOf(dropped);
-        RECONCILE_RETURN_IF_ERROR(base.ReadLineAt(repeat.offset, &again));
-        Result<Key> key = Key::Decode(encoded);
-        if (!key.ok()) return key.status();
-        std::optional<Invalid> invalid =
-            Invalid{RejectReason::kDuplicateRecord, key->ToString() + " appears again (first at line " +
-                                                        std::to_string(first.line) + ")"};
-        return iothub::SendInvalid(base, Line{repeat.line, repeat.offset, again}, invalid, rejects,
-                                   nullptr, &stats.rejected, nullptr);
+        return iothub::RejectRepeatedKey(base, encoded, EntryOf(kept).line, repeat.line,
+                                         repeat.offset, rejects, &stats.rejected);
       });
   if (!built_index.ok()) return built_index.status();
   const iothub::DiskIndex& index = **built_index;
@@ -293,7 +285,7 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
     item->in_base = *found;
     return Status::Ok();
   };
-  std::unordered_map<std::string, uint64_t> fresh;  // keys the base does not hold -> their line
+  std::unordered_set<std::string> fresh;  // keys the base does not hold
   iothub::ExportLineReader own;                     // the commit's (the workers' are busy)
   RecordState own_scratch;
   RecordState own_base_cells;
@@ -352,7 +344,7 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
           again_here = seen[item.in_base->ordinal];
           seen[item.in_base->ordinal] = true;
         } else {
-          again_here = !fresh.try_emplace(item.key->Encode(), line.number).second;
+          again_here = !fresh.insert(item.key->Encode()).second;
         }
         if (again_here) {
           *invalid = Invalid{RejectReason::kDuplicateRecord,

@@ -451,19 +451,12 @@ struct Planner::Impl {
         }));
     // A key seen again: the first line wins, the others are rejected (after the export's other
     // rejects: the index finds them when it is sorted).
-    std::string text;
     Result<std::unique_ptr<DiskIndex>> index = builder.Finish(
         [&](std::string_view encoded, std::string_view kept, std::string_view dropped) -> Status {
           PrimaryEntry first, repeat;
           if (!first.DecodeFrom(kept) || !repeat.DecodeFrom(dropped)) return BadEntry("primary");
-          RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(repeat.fixed.offset, &text));
-          Result<Key> key = Key::Decode(encoded);
-          if (!key.ok()) return key.status();
-          std::optional<Invalid> invalid =
-              Invalid{RejectReason::kDuplicateRecord, key->ToString() + " appears again (first at line " +
-                                                          std::to_string(first.fixed.line) + ")"};
-          return SendInvalid(reader, Line{repeat.fixed.line, repeat.fixed.offset, text}, invalid,
-                             rejects, nullptr, &rejected, nullptr);
+          return RejectRepeatedKey(reader, encoded, first.fixed.line, repeat.fixed.line,
+                                   repeat.fixed.offset, rejects, &rejected);
         });
     if (!index.ok()) return index.status();
     primary = std::move(*index);
