@@ -31,17 +31,23 @@
 #include <string_view>
 #include <vector>
 
+#include "reconcile/cell_text.h"
 #include "reconcile/path.h"
 #include "reconcile/site.h"
 #include "reconcile/stamp.h"
 
 namespace reconcile {
 
-// (The members are laid out by size, the three flags together: 112 bytes rather than 128, which
-// the join, the copy and the codec move through by the thousand.)
+// A cell's path and value are held in the cell up to 40 and 24 bytes (cell_text.h): every path
+// and nearly every value of a typical device record, so its cells are one block of 128 bytes each
+// (the members laid out by size, the three flags together), which the join, the copy and the codec
+// move through by the thousand without an allocation.
+using CellPath = CellText<40>;
+using CellValue = CellText<24>;
+
 struct Cell {
-  std::string path;   // Path::joined()
-  std::string value;  // canonical JSON bytes; "{}" is the object marker
+  CellPath path;    // Path::joined()
+  CellValue value;  // canonical JSON bytes; "{}" is the object marker
   SiteId site;
   Hlc value_hlc = 0;
   Hlc cover_hlc = 0;

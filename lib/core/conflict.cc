@@ -17,9 +17,9 @@ std::optional<ConflictWrite> LastWrite(const Cell& c, Hlc fork) {
   const bool v = c.has_value && c.value_hlc > fork;
   const bool r = c.has_cover && c.cover_hlc > fork;
   if (r && (!v || c.value_hlc < c.cover_hlc)) {
-    return ConflictWrite{Path::FromJoined(c.path), c.cover_stamp(), true, ""};
+    return ConflictWrite{Path::FromJoined(c.path.str()), c.cover_stamp(), true, ""};
   }
-  if (v) return ConflictWrite{Path::FromJoined(c.path), c.value_stamp(), false, c.value};
+  if (v) return ConflictWrite{Path::FromJoined(c.path.str()), c.value_stamp(), false, c.value.str()};
   return std::nullopt;
 }
 
@@ -71,7 +71,7 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
         // patches: a patch newer than the delete is not shown either).
         const bool record_gone = g.path.empty() && !g.winner;
         if (!(below.value_stamp() < coverer.cover_stamp()) && !record_gone) continue;
-        ConflictWrite w{Path::FromJoined(below.path), below.value_stamp(), false, below.value};
+        ConflictWrite w{Path::FromJoined(below.path.str()), below.value_stamp(), false, below.value.str()};
         auto it = contenders.find(below.site);
         if (it == contenders.end()) {
           contenders.emplace(below.site, std::move(w));
@@ -102,7 +102,7 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
       if (winner_site) {
         conflict.winner = contenders[*winner_site];
       } else {
-        conflict.winner = ConflictWrite{conflict.path, g.winner->stamp, false, g.winner->value()};
+        conflict.winner = ConflictWrite{conflict.path, g.winner->stamp, false, std::string(g.winner->value())};
       }
     } else {
       // Nothing shown here: the newest remove decided, if one of the contenders made it.

@@ -10,9 +10,11 @@ namespace {
 
 struct Entry {
   std::string_view path;
-  const std::string* cell_value;  // the winning cell's value, or null for `owned`
-  std::string owned;              // a value no cell holds (union)
-  const std::string& value() const { return cell_value != nullptr ? *cell_value : owned; }
+  const CellValue* cell_value;  // the winning cell's value, or null for `owned`
+  std::string owned;            // a value no cell holds (union)
+  std::string_view value() const {
+    return cell_value != nullptr ? cell_value->view() : std::string_view(owned);
+  }
 };
 
 // `text` is a string of printable ASCII without escapes: "..." with no byte below 0x20, '"',

@@ -33,7 +33,7 @@ int CompareCellKey(const Cell& a, const Cell& b) {
 bool CellKeyLess(const Cell& a, const Cell& b) { return CompareCellKey(a, b) < 0; }
 
 // True when (hlc, bytes) of `b` is greater than that of `a` (same site implied).
-bool ValueGreater(Hlc b_hlc, const std::string& b_value, Hlc a_hlc, const std::string& a_value) {
+bool ValueGreater(Hlc b_hlc, std::string_view b_value, Hlc a_hlc, std::string_view a_value) {
   if (b_hlc != a_hlc) return b_hlc > a_hlc;
   return CompareBytes(b_value, a_value) > 0;
 }

@@ -27,7 +27,7 @@ struct Winner {
   std::string synthesized;       // the value when no single cell holds it (union)
 
   // Canonical JSON of what is shown.
-  const std::string& value() const { return cell != nullptr ? cell->value : synthesized; }
+  std::string_view value() const { return cell != nullptr ? cell->value.view() : synthesized; }
 };
 
 // One path of the walk, in path order.

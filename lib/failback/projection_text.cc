@@ -94,8 +94,8 @@ bool IsEdge(std::string_view capabilities) {
 // ---- Reading a full write's cells ----------------------------------------------------------
 
 // True when cells[k] lies below the path `parent`.
-bool Below(const std::vector<Cell>& cells, size_t k, const std::string& parent) {
-  const std::string& p = cells[k].path;
+bool Below(const std::vector<Cell>& cells, size_t k, std::string_view parent) {
+  std::string_view p = cells[k].path;
   return p.size() > parent.size() && p[parent.size()] == kPathSeparator &&
          p.compare(0, parent.size(), parent) == 0;
 }
@@ -182,7 +182,7 @@ bool MembersOfFullWrite(const RecordState& delta, std::string* storage, Projecte
   const std::vector<Cell>& cells = delta.cells();
   size_t i = 0;
   while (i < cells.size()) {
-    const std::string& path = cells[i].path;
+    std::string_view path = cells[i].path;
     int which = -1;
     if (path == "authentication")
       which = 0;

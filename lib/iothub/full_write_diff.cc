@@ -19,7 +19,7 @@ struct Run {
 };
 
 // The first segment of `path` after the first `offset` bytes.
-std::string_view SegmentAt(const std::string& path, size_t offset) {
+std::string_view SegmentAt(std::string_view path, size_t offset) {
   const size_t end = path.find(kPathSeparator, offset);
   return std::string_view(path).substr(offset, end == std::string::npos ? end : end - offset);
 }
@@ -109,7 +109,7 @@ class Differ {
       }
       const Run bm = Take(base_, &b, offset, name);
       const Run sm = Take(snap_, &s, offset, name);
-      const std::string& some = bm.empty() ? snap_[sm.lo].path : base_[bm.lo].path;
+      const std::string_view some = bm.empty() ? snap_[sm.lo].path : base_[bm.lo].path;
       if (!Member(some.substr(0, offset + name.size()), bm, sm, offset == 0)) return false;
     }
     return true;
@@ -129,7 +129,7 @@ class Differ {
     std::string_view text;
   };
 
-  static Node Look(const std::vector<Cell>& cells, Run run, const std::string& path) {
+  static Node Look(const std::vector<Cell>& cells, Run run, std::string_view path) {
     Node n;
     n.below = run;
     if (!run.empty() && cells[run.lo].path.size() == path.size()) {
@@ -161,7 +161,7 @@ class Differ {
     return got;
   }
 
-  bool Member(const std::string& path, Run b, Run s, bool top) {
+  bool Member(std::string_view path, Run b, Run s, bool top) {
     const Node nb = Look(base_, b, path);
     const Node ns = Look(snap_, s, path);
     // authentication the snapshot does not know (null or absent) is left alone.
@@ -190,7 +190,7 @@ class Differ {
     return true;
   }
 
-  Cell& Add(const std::string& path) {
+  Cell& Add(std::string_view path) {
     Cell& c = out_.emplace_back();
     c.path = path;
     c.site = stamp_.site;

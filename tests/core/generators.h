@@ -353,8 +353,8 @@ inline std::string DescribeStamp(const Stamp& s) {
   return os.str();
 }
 
-inline std::string DescribePath(const std::string& joined) {
-  return "/" + Path::FromJoined(joined).ToString();
+inline std::string DescribePath(std::string_view joined) {
+  return "/" + Path::FromJoined(std::string(joined)).ToString();
 }
 
 inline std::string Describe(const Op& op) {

@@ -171,8 +171,8 @@ RC_GTEST_PROP(LatticeJoin, LongJoinsEqualFromCells, ()) {
 
 // Joins one cell into `s` through the Add* calls.
 void AddCell(RecordState& s, const Cell& c) {
-  const Path p = Path::FromJoined(c.path);
-  if (c.has_value) s.AddValue(p, c.value_stamp(), c.value);
+  const Path p = Path::FromJoined(c.path.str());
+  if (c.has_value) s.AddValue(p, c.value_stamp(), c.value.str());
   if (c.has_cover) s.AddCover(p, c.cover_stamp());
   if (c.has_below_cover) s.AddBelowCover(p, c.below_cover_stamp());
 }

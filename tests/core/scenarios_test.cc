@@ -707,7 +707,7 @@ TEST(Scenarios, PruneKeepsWhatIsShownAndDropsWhatIsHidden) {
   EXPECT_LT(s.cells().size(), cells_before);
   for (const Cell& c : s.cells()) {
     if (Path::IsWithin(c.path, Path::Parse("a")->joined())) {
-      EXPECT_FALSE(c.has_value) << Path::FromJoined(c.path).ToString();
+      EXPECT_FALSE(c.has_value) << Path::FromJoined(c.path.str()).ToString();
     }
   }
 }

@@ -30,10 +30,10 @@ const Stamp kStamp{MakeHlc(1'700'000'000'000, 7), SiteId::FromName("secondary")}
 std::string Describe(const RecordState& state) {
   std::string out;
   for (const Cell& c : state.cells()) {
-    std::string path = c.path;
+    std::string path = c.path.str();
     for (char& ch : path) ch = ch == kPathSeparator ? '/' : ch;
     out += "\n    /" + path + (c.has_cover ? " cover" : "") +
-           (c.has_value ? " value " + c.value : "") + (c.has_below_cover ? " below-cover" : "");
+           (c.has_value ? " value " + c.value.str() : "") + (c.has_below_cover ? " below-cover" : "");
   }
   return out;
 }

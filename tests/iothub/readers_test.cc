@@ -235,7 +235,7 @@ TEST(TwinReader, EachLeafCarriesItsOwnLastUpdated) {
   EXPECT_EQ(tags->cover_hlc, Time("2026-11-22T00:00:00Z"));
   // statusUpdateTime 0001-01-01: status is not written; no $metadata/$version paths.
   EXPECT_EQ(CellAt(s1, "status", site), nullptr);
-  for (const Cell& c : s1.cells()) EXPECT_EQ(c.path.find('$'), std::string::npos);
+  for (const Cell& c : s1.cells()) EXPECT_EQ(c.path.view().find('$'), std::string_view::npos);
   // A twin read is a patch: no existence marker.
   EXPECT_EQ(CellAt(s1, "", site), nullptr);
 
