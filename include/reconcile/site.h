@@ -9,8 +9,10 @@
 #define RECONCILE_SITE_H_
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -42,10 +44,26 @@ class SiteId {
   // Canonical lower-case UUID text, e.g. "5b9c3f0e-....".
   std::string ToString() const;
 
-  friend auto operator<=>(const SiteId&, const SiteId&) = default;
-  friend bool operator==(const SiteId&, const SiteId&) = default;
+  // The order of the bytes (unsigned, in turn), compared as two big-endian words: sites are
+  // compared for every cell a record encodes, joins and stamps, and a call to memcmp a time
+  // cost more than the compare.
+  friend bool operator==(const SiteId& a, const SiteId& b) {
+    return a.Word(0) == b.Word(0) && a.Word(1) == b.Word(1);
+  }
+  friend std::strong_ordering operator<=>(const SiteId& a, const SiteId& b) {
+    if (a.Word(0) != b.Word(0)) return a.Word(0) <=> b.Word(0);
+    return a.Word(1) <=> b.Word(1);
+  }
 
  private:
+  // Bytes [8i, 8i + 8) as a big-endian number.
+  uint64_t Word(size_t i) const {
+    uint64_t w;
+    std::memcpy(&w, bytes_.data() + 8 * i, 8);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    return w;
+  }
+
   std::array<uint8_t, kSize> bytes_{};
 };
 

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "lib/core/cell_check.h"
 #include "lib/core/varint.h"
@@ -29,7 +30,6 @@ namespace reconcile {
 using internal::CellParts;
 using internal::GetBytes;
 using internal::GetVarint;
-using internal::PutVarint;
 
 namespace {
 
@@ -53,15 +53,6 @@ struct WireCell {
   Hlc below_cover_hlc = 0;
 };
 
-// Appends the version and the site table.
-void PutHeader(const std::vector<SiteId>& sites, std::string* out) {
-  out->push_back(static_cast<char>(kRecordCodecVersion));
-  PutVarint(out, sites.size());
-  for (const SiteId& s : sites) {
-    out->append(reinterpret_cast<const char*>(s.bytes().data()), SiteId::kSize);
-  }
-}
-
 // The flags byte of a cell (see the grammar above).
 uint8_t FlagsOf(const WireCell& c) {
   const CellParts& p = c.parts;
@@ -76,25 +67,49 @@ uint8_t FlagsOf(const WireCell& c) {
   return flags;
 }
 
-// Appends one cell, its path compressed against `prev` (the previous cell's path).
-void PutCell(std::string_view prev, const WireCell& c, size_t site_index, std::string* out) {
-  const CellParts& p = c.parts;
-  size_t shared = 0;
-  const size_t limit = std::min(prev.size(), p.path.size());
-  while (shared < limit && prev[shared] == p.path[shared]) ++shared;
-  PutVarint(out, shared);
-  PutVarint(out, p.path.size() - shared);
-  out->append(p.path.substr(shared));
-  PutVarint(out, site_index);
-  const uint8_t flags = FlagsOf(c);
-  out->push_back(static_cast<char>(flags));
-  if (p.has_value) {
-    PutVarint(out, c.value_hlc);
-    PutVarint(out, p.value.size());
-    out->append(p.value);
+// The most bytes WriteHeader writes for `nsites` sites.
+size_t MaxHeaderSize(size_t nsites) { return 1 + 10 + nsites * SiteId::kSize; }
+
+// Writes the version and the site table at `w` (room needed: MaxHeaderSize) and returns the end.
+char* WriteHeader(char* w, const std::vector<SiteId>& sites) {
+  *w++ = static_cast<char>(kRecordCodecVersion);
+  w = internal::WriteVarint(w, sites.size());
+  for (const SiteId& s : sites) {
+    std::memcpy(w, s.bytes().data(), SiteId::kSize);
+    w += SiteId::kSize;
   }
-  if (p.has_cover && !(flags & kCoverIsValueHlc)) PutVarint(out, c.cover_hlc);
-  if (p.has_below_cover && !(flags & kBelowCoverIsValueHlc)) PutVarint(out, c.below_cover_hlc);
+  return w;
+}
+
+// Writes one cell at `w` (room needed: MaxCellSize) and returns the end; its path shares
+// `shared` bytes with the previous cell's.
+char* WriteCell(char* w, size_t shared, const WireCell& c, size_t site_index) {
+  const CellParts& p = c.parts;
+  w = internal::WriteVarint(w, shared);
+  const size_t suffix = p.path.size() - shared;
+  w = internal::WriteVarint(w, suffix);
+  std::memcpy(w, p.path.data() + shared, suffix);
+  w += suffix;
+  w = internal::WriteVarint(w, site_index);
+  const uint8_t flags = FlagsOf(c);
+  *w++ = static_cast<char>(flags);
+  if (p.has_value) {
+    w = internal::WriteVarint(w, c.value_hlc);
+    w = internal::WriteVarint(w, p.value.size());
+    std::memcpy(w, p.value.data(), p.value.size());
+    w += p.value.size();
+  }
+  if (p.has_cover && !(flags & kCoverIsValueHlc)) w = internal::WriteVarint(w, c.cover_hlc);
+  if (p.has_below_cover && !(flags & kBelowCoverIsValueHlc)) {
+    w = internal::WriteVarint(w, c.below_cover_hlc);
+  }
+  return w;
+}
+
+// The most bytes WriteCell writes for a cell with a path and a value of these sizes: seven
+// varints, the flags, the bytes.
+size_t MaxCellSize(size_t path_size, size_t value_size) {
+  return 7 * 10 + 1 + path_size + value_size;
 }
 
 WireCell WireOf(const Cell& c) {
@@ -168,9 +183,9 @@ class WireReader {
     if (index >= sites_.size()) return Corrupt("site index out of range");
     const size_t len = shared + suffix.size();
     // The common prefix with the previous path; where it ends decides their order.
-    size_t lcp = shared;
-    const size_t limit = std::min(path_len_, len);
-    while (lcp < limit && path_[lcp] == suffix[lcp - shared]) ++lcp;
+    const size_t lcp =
+        shared + internal::CommonPrefix(path_.data() + shared, suffix.data(),
+                                        std::min(path_len_, len) - shared);
     // (path, site) must ascend.
     if (left_ != total_) {
       bool ascends;
@@ -284,21 +299,45 @@ void JoinWire(WireCell& into, const WireCell& from) {
 
 void EncodeRecordTo(const RecordState& state, std::string* out) {
   const std::vector<Cell>& cells = state.cells();
-  // A record has a handful of sites: collect them linearly, then sort the few.
+  // A record has a handful of sites, and runs of cells of one site: collect them linearly, then
+  // sort the few.
   std::vector<SiteId> sites;
-  for (const Cell& c : cells) {
-    if (std::find(sites.begin(), sites.end(), c.site) == sites.end()) sites.push_back(c.site);
+  size_t bound = 10;  // the cell count
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const Cell& c = cells[i];
+    if ((i == 0 || !(c.site == cells[i - 1].site)) &&
+        std::find(sites.begin(), sites.end(), c.site) == sites.end()) {
+      sites.push_back(c.site);
+    }
+    bound += MaxCellSize(c.path.size(), c.value.size());
   }
   std::sort(sites.begin(), sites.end());
-  PutHeader(sites, out);
-  PutVarint(out, cells.size());
-  std::string_view prev;
-  for (const Cell& c : cells) {
-    const size_t index =
-        static_cast<size_t>(std::lower_bound(sites.begin(), sites.end(), c.site) - sites.begin());
-    PutCell(prev, WireOf(c), index, out);
-    prev = c.path;
+  bound += MaxHeaderSize(sites.size());
+  // Written through a pointer into this thread's scratch block, then appended at once: no
+  // capacity check a byte, and no zeroing of room made ahead (as growing `out` would).
+  thread_local std::unique_ptr<char[]> scratch;
+  thread_local size_t scratch_size = 0;
+  if (scratch_size < bound) {
+    scratch_size = std::max(bound, 2 * scratch_size);
+    scratch.reset(new char[scratch_size]);
   }
+  char* w = WriteHeader(scratch.get(), sites);
+  w = internal::WriteVarint(w, cells.size());
+  std::string_view prev;
+  size_t index = 0;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const Cell& c = cells[i];
+    if (i == 0 || !(c.site == cells[i - 1].site)) {
+      index = static_cast<size_t>(std::lower_bound(sites.begin(), sites.end(), c.site) -
+                                  sites.begin());
+    }
+    const std::string_view path = c.path;
+    const size_t shared =
+        internal::CommonPrefix(prev.data(), path.data(), std::min(prev.size(), path.size()));
+    w = WriteCell(w, shared, WireOf(c), index);
+    prev = path;
+  }
+  out->append(scratch.get(), static_cast<size_t>(w - scratch.get()));
 }
 
 std::string EncodeRecord(const RecordState& state) {
@@ -393,35 +432,6 @@ class OutBuffer {
   size_t pos_ = 0;
 };
 
-// PutCell's bytes, written at `w` (room needed: MaxCellSize), for a path that shares `shared`
-// bytes with the previous one.
-char* WriteCell(char* w, size_t shared, const WireCell& c, size_t site_index) {
-  const CellParts& p = c.parts;
-  w = internal::WriteVarint(w, shared);
-  const size_t suffix = p.path.size() - shared;
-  w = internal::WriteVarint(w, suffix);
-  std::memcpy(w, p.path.data() + shared, suffix);
-  w += suffix;
-  w = internal::WriteVarint(w, site_index);
-  const uint8_t flags = FlagsOf(c);
-  *w++ = static_cast<char>(flags);
-  if (p.has_value) {
-    w = internal::WriteVarint(w, c.value_hlc);
-    w = internal::WriteVarint(w, p.value.size());
-    std::memcpy(w, p.value.data(), p.value.size());
-    w += p.value.size();
-  }
-  if (p.has_cover && !(flags & kCoverIsValueHlc)) w = internal::WriteVarint(w, c.cover_hlc);
-  if (p.has_below_cover && !(flags & kBelowCoverIsValueHlc)) {
-    w = internal::WriteVarint(w, c.below_cover_hlc);
-  }
-  return w;
-}
-
-size_t MaxCellSize(const WireCell& c) {
-  return 7 * 10 + 1 + c.parts.path.size() + c.parts.value.size();
-}
-
 }  // namespace
 
 Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::string* out) {
@@ -464,13 +474,7 @@ Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::strin
   out->clear();
   out->resize(total_bytes + 64);
   OutBuffer buf(out);
-  char* w = buf.Reserve(1 + 10 + sites.size() * SiteId::kSize + 10);
-  *w++ = static_cast<char>(kRecordCodecVersion);
-  w = internal::WriteVarint(w, sites.size());
-  for (const SiteId& s : sites) {
-    std::memcpy(w, s.bytes().data(), SiteId::kSize);
-    w += SiteId::kSize;
-  }
+  char* w = WriteHeader(buf.Reserve(MaxHeaderSize(sites.size()) + 10), sites);
   // The cell count comes first but is known last: leave room for the largest it can be, and
   // close the gap if it is shorter.
   const size_t count_at = static_cast<size_t>(w - buf.at(0));
@@ -514,11 +518,8 @@ Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::strin
         break;
       }
     }
-    if (!known) {
-      const size_t limit = std::min(prev_len, path.size());
-      while (shared < limit && prev[shared] == path[shared]) ++shared;
-    }
-    w = buf.Reserve(MaxCellSize(joined));
+    if (!known) shared = internal::CommonPrefix(prev.data(), path.data(), std::min(prev_len, path.size()));
+    w = buf.Reserve(MaxCellSize(joined.parts.path.size(), joined.parts.value.size()));
     buf.Commit(WriteCell(w, shared, joined, in[min].out_site[in[min].reader.site_index()]));
     if (prev.size() < path.size()) prev.resize(std::max(path.size(), 2 * prev.size()));
     std::memcpy(prev.data() + shared, path.data() + shared, path.size() - shared);

@@ -1,7 +1,6 @@
 #include "reconcile/record.h"
 
 #include <algorithm>
-#include <map>
 
 #include "lib/core/cell_check.h"
 
@@ -10,18 +9,10 @@ namespace {
 
 using internal::CompareBytes;
 
-// SiteId's order (its bytes, unsigned, in turn), as two big-endian words.
+// SiteId's order as -1, 0 or 1.
 int CompareSites(const SiteId& a, const SiteId& b) {
-  const char* p = reinterpret_cast<const char*>(a.bytes().data());
-  const char* q = reinterpret_cast<const char*>(b.bytes().data());
-  static_assert(SiteId::kSize == 16);
-  uint64_t x = internal::LoadBigEndian64(p);
-  uint64_t y = internal::LoadBigEndian64(q);
-  if (x == y) {
-    x = internal::LoadBigEndian64(p + 8);
-    y = internal::LoadBigEndian64(q + 8);
-  }
-  return x == y ? 0 : (x < y ? -1 : 1);
+  const std::strong_ordering c = a <=> b;
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 // Orders cells by (path, site): the RecordState invariant.
@@ -304,16 +295,21 @@ void RecordState::Prune() {
 }
 
 std::vector<Stamp> RecordState::MaxStampPerSite() const {
-  std::map<SiteId, Hlc> best;
-  for (const Cell& c : cells_) {
-    Hlc h = std::max({c.has_value ? c.value_hlc : 0, c.has_cover ? c.cover_hlc : 0,
-                      c.has_below_cover ? c.below_cover_hlc : 0});
-    auto [it, inserted] = best.emplace(c.site, h);
-    if (!inserted) it->second = std::max(it->second, h);
-  }
+  // A record has a handful of sites, in runs of cells: a linear search from the last one found.
   std::vector<Stamp> out;
-  out.reserve(best.size());
-  for (const auto& [site, hlc] : best) out.push_back({hlc, site});
+  size_t at = 0;
+  for (const Cell& c : cells_) {
+    const Hlc h = std::max({c.has_value ? c.value_hlc : 0, c.has_cover ? c.cover_hlc : 0,
+                            c.has_below_cover ? c.below_cover_hlc : 0});
+    if (at == out.size() || !(out[at].site == c.site)) {
+      at = 0;
+      while (at < out.size() && !(out[at].site == c.site)) ++at;
+      if (at == out.size()) out.push_back({0, c.site});
+    }
+    out[at].hlc = std::max(out[at].hlc, h);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Stamp& a, const Stamp& b) { return a.site < b.site; });
   return out;
 }
 
