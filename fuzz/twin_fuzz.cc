@@ -22,7 +22,7 @@ namespace {
 const Hlc kObservedAt = Time("2026-11-22T12:00:00Z");
 const std::string kSite = "neu-secondary";
 
-bool InTags(const std::string& path) {
+bool InTags(std::string_view path) {
   return path == "tags" || path.starts_with(std::string("tags") + kPathSeparator);
 }
 
@@ -62,7 +62,7 @@ void CheckPatches(const ReadOutput& out) {
     FUZZ_CHECK(key.kind() != KeyKind::kMeta, "a twin became a meta record");
     for (const Cell& c : delta.cells()) {
       const std::string where =
-          key.ToString() + " at '" + Path::FromJoined(c.path).ToString() + "'";
+          key.ToString() + " at '" + Path::FromJoined(c.path.str()).ToString() + "'";
       FUZZ_CHECK(!c.path.empty(), where + ": a twin read touched the record's root");
       FUZZ_CHECK(!c.has_cover || c.path == "tags" || c.path == "status",
                  where + ": a twin read removed something");

@@ -112,9 +112,29 @@ class CellText {
   operator std::string_view() const noexcept { return view(); }
   std::string str() const { return std::string(view()); }
 
+  // By the bytes, against any text: one overload for each kind, so none needs a conversion that
+  // another could also take.
+  friend bool operator==(const CellText& a, const CellText& b) noexcept {
+    return a.view() == b.view();
+  }
   friend bool operator==(const CellText& a, std::string_view b) noexcept { return a.view() == b; }
+  friend bool operator==(const CellText& a, const std::string& b) noexcept {
+    return a.view() == std::string_view(b);
+  }
+  friend bool operator==(const CellText& a, const char* b) noexcept {
+    return a.view() == std::string_view(b);
+  }
+  friend std::strong_ordering operator<=>(const CellText& a, const CellText& b) noexcept {
+    return a.view() <=> b.view();
+  }
   friend std::strong_ordering operator<=>(const CellText& a, std::string_view b) noexcept {
     return a.view() <=> b;
+  }
+  friend std::strong_ordering operator<=>(const CellText& a, const std::string& b) noexcept {
+    return a.view() <=> std::string_view(b);
+  }
+  friend std::strong_ordering operator<=>(const CellText& a, const char* b) noexcept {
+    return a.view() <=> std::string_view(b);
   }
   friend std::ostream& operator<<(std::ostream& os, const CellText& text) {
     return os << text.view();
