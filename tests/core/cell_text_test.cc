@@ -13,7 +13,10 @@
 #include <rapidcheck/gtest.h>
 
 #include "reconcile/cell_text.h"
+#include "reconcile/codec.h"
+#include "reconcile/path.h"
 #include "reconcile/record.h"
+#include "reconcile/site.h"
 
 namespace {
 
@@ -125,6 +128,36 @@ TEST(CellText, HoldsUpToItsCapacityInside) {
   t.clear();
   EXPECT_EQ(t.capacity(), capacity);
   EXPECT_TRUE(t.empty());
+}
+
+// Paths and values on either side of the inline capacities go through a join, the codec and a
+// copy with their bytes intact.
+TEST(CellText, TextInsideAndOnTheHeapSurvivesTheCodecAndTheJoin) {
+  using reconcile::Path;
+  using reconcile::RecordState;
+  const reconcile::SiteId a = reconcile::SiteId::FromName("a");
+  const reconcile::SiteId b = reconcile::SiteId::FromName("b");
+  auto value_of = [&](size_t n, const reconcile::SiteId& site) {
+    return "\"" + std::string(n, site == a ? 'a' : 'b') + "\"";
+  };
+  const std::vector<size_t> sizes = {1, 22, 23, 24, 38, 39, 40, 41, 200};
+  RecordState left, right;
+  for (size_t n : sizes) {
+    const Path path = *Path::Parse("tags/" + std::string(n, 'k'));
+    left.AddValue(path, {100 + n, a}, value_of(n, a));
+    right.AddValue(path, {200 + n, b}, value_of(n, b));
+  }
+  const RecordState joined = RecordState::Joined(left, right);
+  auto decoded = reconcile::DecodeRecord(reconcile::EncodeRecord(joined));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, joined);
+  const RecordState copy = *decoded;
+  ASSERT_EQ(copy.cells().size(), 2 * sizes.size());
+  for (const reconcile::Cell& c : copy.cells()) {
+    const size_t n = c.path.size() - 5;
+    EXPECT_EQ(c.path.view(), "tags" + std::string(1, reconcile::kPathSeparator) + std::string(n, 'k'));
+    EXPECT_EQ(c.value.view(), value_of(n, c.site));
+  }
 }
 
 TEST(CellText, ACellOfATypicalRecordIsTwoCacheLines) {
