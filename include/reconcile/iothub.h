@@ -123,7 +123,8 @@ Result<ReadStats> ReadExport(LineReader& snapshot, const ExportReadOptions& opti
 // and a base line is read again (ReadLineAt) only when its record changed. The snapshot streams;
 // the keys of records new in the snapshot join the index (to catch duplicates), so memory is
 // O(base records + new records). Duplicate keys in the base or in the snapshot are rejected
-// (kDuplicateRecord; the first wins). Deletes are emitted last, in key order.
+// (kDuplicateRecord; the first readable line wins: a rejected line of a key before it does not
+// count, so the read applies the line ReadExport applies). Deletes are emitted last, in key order.
 Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
                                      const ExportReadOptions& options, RejectSink* rejects,
                                      const DeltaSink& sink);

@@ -205,7 +205,12 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
       });
   if (!built_index.ok()) return built_index.status();
   const iothub::DiskIndex& index = **built_index;
-  std::vector<bool> seen(index.size(), false);  // by ordinal: the snapshot had the key
+  // By ordinal: `seen`, the snapshot has a line of the key (a readable one, or a rejected one
+  // whose key is known: its record is not deleted); `taken`, a readable line of the key was used
+  // (another is a duplicate). A rejected line before a readable one of its key does not make the
+  // readable one a duplicate: it is the line the plain read (ReadExport) keeps as well.
+  std::vector<bool> seen(index.size(), false);
+  std::vector<bool> taken(index.size(), false);
 
   // 2. Stream the snapshot against the index, which no one changes now: keys the base lacks are
   // kept in `fresh`. The workers read each line's key, look it up and, unless the base holds the
@@ -318,8 +323,9 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
       [&](const Line& line, SnapshotItem& item, std::optional<Invalid>* invalid) -> Status {
         RECONCILE_RETURN_IF_ERROR(item.error);
         if (item.identical) {
-          if (!seen[item.in_base->ordinal]) {
+          if (!taken[item.in_base->ordinal]) {
             seen[item.in_base->ordinal] = true;
+            taken[item.in_base->ordinal] = true;
             ++readable;
             ++stats.unchanged;
             return Status::Ok();
@@ -341,8 +347,9 @@ Result<ReadStats> ReadExportWithBase(LineReader& snapshot, LineReader& base,
         const BaseEntry* entry = item.in_base ? &item.in_base->entry : nullptr;
         bool again_here = false;
         if (entry != nullptr) {
-          again_here = seen[item.in_base->ordinal];
+          again_here = taken[item.in_base->ordinal];
           seen[item.in_base->ordinal] = true;
+          taken[item.in_base->ordinal] = true;
         } else {
           again_here = !fresh.insert(item.key->Encode()).second;
         }

@@ -379,6 +379,29 @@ TEST_F(ThreeWay, RejectedLineWithAKnownKeyKeepsItsRecord) {
   EXPECT_EQ(Ids("s"), (std::set<std::string>{"d1", "d2", "d3"}));  // d4 deleted, d2 kept
 }
 
+// A rejected line of a key does not make a later readable line of that key a duplicate: the
+// readable line is applied, as the plain read applies it; a second readable line is the duplicate.
+TEST_F(ThreeWay, RejectedLineBeforeAReadableOneOfItsKeyLosesNothing) {
+  CliResult r = Ingest("s", R"({"id":"d1","status":"enabled","tags":{"room":"d1"}})"
+                            "\n"
+                            R"({"id":"d2","status":"sideways","tags":{"room":"d2"}})"
+                            "\n"
+                            R"({"id":"d2","status":"enabled","tags":{"room":"annex"}})"
+                            "\n"
+                            R"({"id":"d2","status":"disabled","tags":{"room":"attic"}})"
+                            "\n"
+                            R"({"id":"d3","status":"enabled","tags":{"room":"d3"}})"
+                            "\n");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("s.txt:2: invalid-enum"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("s.txt:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("s.txt:4: duplicate-record"), std::string::npos) << r.err;
+  EXPECT_EQ(Ids("s"), (std::set<std::string>{"d1", "d2", "d3"}));  // d4 deleted
+  const std::string out = Run({"export", "s"}).out;
+  EXPECT_NE(out.find(R"("id":"d2","status":"enabled")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("tags":{"room":"annex"})"), std::string::npos) << out;
+}
+
 // An empty (or wholly unreadable) snapshot is not "every device deleted".
 TEST_F(ThreeWay, EmptySnapshotDeletesNothing) {
   CliResult r = Ingest("s", "");
