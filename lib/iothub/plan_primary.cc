@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "lib/core/canonical_text.h"
+
 #include "reconcile/iothub_plan.h"
 
 namespace reconcile::iothub {
@@ -37,6 +39,113 @@ void Summarize(const Key& key, const json& doc, const DocText& sections, bool no
     }
   }
   out->key = key;
+}
+
+// True when canonical text is plain: outside its strings only structure and the literals; inside
+// them printable ASCII without escapes. Such text is its own canonical form member by member
+// (ParseCanonicalText then AppendCanonical give it back), so its parts can be hashed as they are.
+bool PlainText(std::string_view text) {
+  bool in_string = false;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"') {
+      in_string = !in_string;
+    } else if (in_string) {
+      if (c < 0x20 || c >= 0x80 || c == '\\') return false;
+    } else if (std::string_view("{}[],:truefalsn").find(ch) == std::string_view::npos) {
+      return false;  // a number, or anything unexpected: the document path reads it
+    }
+  }
+  return !in_string;
+}
+
+// A plain string's content (its text without the quotes); nullopt for any other value.
+std::optional<std::string_view> PlainString(std::string_view value) {
+  if (value.size() < 2 || value.front() != '"') return std::nullopt;
+  return value.substr(1, value.size() - 2);
+}
+
+// Summarize from the canonical text of the identity members (ScanDocText's), without a document:
+// the same record as Summarize of the parsed members. False when a member is not plain text.
+bool SummarizeText(const Key& key, const DocText& sections, bool no_keys, PrimaryRecord* out) {
+  std::string_view auth, caps, scope, parents, status, reason;  // empty: absent or null
+  for (const auto& [name, value] : sections.identity) {
+    if (!PlainText(value)) return false;
+    if (value == "null") continue;
+    if (name == "authentication") auth = value;
+    if (name == "capabilities") caps = value;
+    if (name == "deviceScope") scope = value;
+    if (name == "parentScopes") parents = value;
+    if (name == "status") status = value;
+    if (name == "statusReason") reason = value;
+  }
+  const bool is_module = key.kind() == KeyKind::kModule;
+  bool edge = false;
+  internal::ForEachMember(caps, [&](std::string_view name, std::string_view value) {
+    if (name == "iotEdge") edge = value == "true";
+    return true;
+  });
+  // IdentityMembers' text.
+  thread_local std::string members;
+  members.clear();
+  if (!is_module) {
+    members.append(edge ? "\"capabilities\":{\"iotEdge\":true}"
+                        : "\"capabilities\":{\"iotEdge\":false}");
+    if (!scope.empty()) members.append(",\"deviceScope\":").append(scope);
+    if (!parents.empty() && parents != "[]" && parents != "{}") {
+      members.append(",\"parentScopes\":").append(parents);
+    }
+    members.append(",\"status\":").append(status.empty() ? "\"enabled\"" : status);
+    if (PlainString(reason) && reason != "\"\"") members.append(",\"statusReason\":").append(reason);
+  }
+  out->identity_no_auth = IdentityNoAuthHash(members);
+  if (auth.empty()) {
+    out->identity = out->identity_no_auth;
+  } else {
+    // IdentityHash's text.
+    thread_local std::string text;
+    text.assign("{\"authentication\":");
+    if (no_keys && auth.front() == '{') {
+      text.push_back('{');
+      bool first = true;
+      internal::ForEachMember(auth, [&](std::string_view name, std::string_view value) {
+        if (name == "symmetricKey") return true;
+        if (!first) text.push_back(',');
+        first = false;
+        text.append("\"").append(name).append("\":").append(value);
+        return true;
+      });
+      text.push_back('}');
+    } else {
+      text.append(auth);
+    }
+    if (!members.empty()) text.push_back(',');
+    text.append(members).push_back('}');
+    out->identity = HashText(text);
+  }
+  out->twin = TwinHash(sections.desired, sections.tags);
+  out->reported = ReportedHash(sections.reported);
+  out->edge = false;
+  out->parent.clear();
+  out->own_scope.reset();
+  if (!is_module) {
+    if (edge) {
+      out->edge = true;
+      internal::ForEachItem(parents, [&](std::string_view first) {
+        if (std::optional<std::string_view> s = PlainString(first)) {
+          Result<std::string> id = ScopeDeviceId(*s);
+          if (id.ok()) out->parent = std::move(*id);
+        }
+        return false;  // the first parent scope only
+      });
+    }
+    if (std::optional<std::string_view> s = PlainString(scope)) {
+      Result<std::string> owner = ScopeDeviceId(*s);
+      if (owner.ok() && *owner == key.device_id()) out->own_scope = std::string(*s);
+    }
+  }
+  out->key = key;
+  return true;
 }
 
 }  // namespace
@@ -112,6 +221,7 @@ bool PrimaryLineReader::ReadFast(std::string_view line, PrimaryRecord* out) {
   std::optional<Key> key;
   if (!lines_.FullWrite(line, kStamp, /*keys_excluded=*/false, &key, &delta_)) return false;
   if (!FullWriteText(delta_, &text_.text) || !ScanDocText(&text_)) return false;
+  if (SummarizeText(*key, text_, no_keys_, out)) return true;
   json identity;
   if (!IdentityDoc(text_, &identity)) return false;
   Summarize(*key, identity, text_, no_keys_, out);
