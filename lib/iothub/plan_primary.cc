@@ -14,6 +14,21 @@ using nlohmann::json;
 // The stamp of the full writes the fast reading makes: any one stamp does (the text is the same).
 constexpr Stamp kStamp{1, SiteId()};
 
+// The parts both summaries fill alike: the twin hashes, and no edge, parent or own scope yet.
+void SetSectionsAndClear(const DocText& sections, PrimaryRecord* out) {
+  out->twin = TwinHash(sections.desired, sections.tags);
+  out->reported = ReportedHash(sections.reported);
+  out->edge = false;
+  out->parent.clear();
+  out->own_scope.reset();
+}
+
+// Sets the own scope when `scope` (a device's deviceScope) names the device itself.
+void SetOwnScope(const Key& key, std::string_view scope, PrimaryRecord* out) {
+  Result<std::string> owner = ScopeDeviceId(scope);
+  if (owner.ok() && *owner == key.device_id()) out->own_scope = std::string(scope);
+}
+
 // Fills *out from a document holding at least the identity members, and the record's sections.
 void Summarize(const Key& key, const json& doc, const DocText& sections, bool no_keys,
                PrimaryRecord* out) {
@@ -22,20 +37,14 @@ void Summarize(const Key& key, const json& doc, const DocText& sections, bool no
   out->identity_no_auth = IdentityNoAuthHash(members);
   const json* auth = PresentMember(doc, "authentication");
   out->identity = auth ? IdentityHash(members, *auth, no_keys) : out->identity_no_auth;
-  out->twin = TwinHash(sections.desired, sections.tags);
-  out->reported = ReportedHash(sections.reported);
-  out->edge = false;
-  out->parent.clear();
-  out->own_scope.reset();
+  SetSectionsAndClear(sections, out);
   if (!is_module) {
     if (IsEdge(doc)) {
       out->edge = true;
       out->parent = ParentOf(doc);
     }
     if (const json* s = PresentMember(doc, "deviceScope"); s && s->is_string()) {
-      const std::string& scope = s->get_ref<const std::string&>();
-      Result<std::string> owner = ScopeDeviceId(scope);
-      if (owner.ok() && *owner == key.device_id()) out->own_scope = scope;
+      SetOwnScope(key, s->get_ref<const std::string&>(), out);
     }
   }
   out->key = key;
@@ -123,11 +132,7 @@ bool SummarizeText(const Key& key, const DocText& sections, bool no_keys, Primar
     text.append(members).push_back('}');
     out->identity = HashText(text);
   }
-  out->twin = TwinHash(sections.desired, sections.tags);
-  out->reported = ReportedHash(sections.reported);
-  out->edge = false;
-  out->parent.clear();
-  out->own_scope.reset();
+  SetSectionsAndClear(sections, out);
   if (!is_module) {
     if (edge) {
       out->edge = true;
@@ -139,10 +144,7 @@ bool SummarizeText(const Key& key, const DocText& sections, bool no_keys, Primar
         return false;  // the first parent scope only
       });
     }
-    if (std::optional<std::string_view> s = PlainString(scope)) {
-      Result<std::string> owner = ScopeDeviceId(*s);
-      if (owner.ok() && *owner == key.device_id()) out->own_scope = std::string(*s);
-    }
+    if (std::optional<std::string_view> s = PlainString(scope)) SetOwnScope(key, *s, out);
   }
   out->key = key;
   return true;
