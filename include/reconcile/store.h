@@ -416,6 +416,11 @@ class BulkRun {
   // read-only store.
   Status Add(std::span<const Delta> deltas, std::span<const MetaPut> meta = {});
 
+  // Makes room for `bytes` of encoded deltas ahead. A run filled to a known size then never grows
+  // by copying what it holds (the copy briefly holds both: the peak of a bulk load's memory).
+  // The room stays from one Commit to the next.
+  void Reserve(size_t bytes);
+
   // Encoded bytes and deltas (held or not) since the last Commit.
   size_t bytes() const;
   size_t deltas() const;

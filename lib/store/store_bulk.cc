@@ -189,9 +189,21 @@ Status BulkRun::Add(std::span<const Delta> deltas, std::span<const MetaPut> meta
 size_t BulkRun::bytes() const { return held_->bytes.size(); }
 size_t BulkRun::deltas() const { return held_->deltas; }
 
+void BulkRun::Reserve(size_t bytes) {
+  if (held_->bytes.capacity() >= bytes) return;
+  held_->bytes.reserve(bytes);
+  // About one operand a 300 bytes (a device's record); the vectors still grow past that.
+  held_->operands.reserve(bytes / 300);
+  held_->touched.reserve(bytes / 300);
+}
+
 Result<BulkCommit> BulkRun::Commit() {
-  store::HeldWrites held = std::move(*held_);
-  held_->Clear();
+  // The run is empty after the commit however it ends; it keeps its buffers for the next one.
+  struct Emptied {
+    store::HeldWrites& held;
+    ~Emptied() { held.Reset(); }
+  } emptied{*held_};
+  const store::HeldWrites& held = *held_;
   RECONCILE_RETURN_IF_ERROR(store_.Writable());
   std::shared_lock<std::shared_mutex> lock(store_.writers_mu_);
   if (held.started && store_.horizon_.load() != held.horizon) {

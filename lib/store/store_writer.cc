@@ -7,7 +7,11 @@ namespace reconcile {
 StoreWriter::StoreWriter(Store& store, size_t batch, size_t run_bytes)
     : store_(store), batch_(batch == 0 ? 1 : batch), run_bytes_(run_bytes) {
   filling_.reserve(batch_);
-  if (run_bytes_ > 0) run_ = store_.NewBulkRun();
+  if (run_bytes_ > 0) {
+    run_ = store_.NewBulkRun();
+    // A run commits once it holds run_bytes, the last batch added going past by a little.
+    if (run_bytes_ <= kBulkRunBytes) run_->Reserve(run_bytes_ + run_bytes_ / 8);
+  }
 }
 
 StoreWriter::Written StoreWriter::Write(const std::vector<Delta>& deltas,
