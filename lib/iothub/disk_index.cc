@@ -176,6 +176,12 @@ Status DiskIndexBuilder::Add(std::string_view key, std::string_view value) {
   if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
     return Status::InvalidInput("index: an entry of over 4 GiB");
   }
+  const size_t need = arena_.size() + key.size() + value.size();
+  if (need > arena_.capacity() && need >= memory_bytes_ / 4) {
+    // Past a quarter of the budget, the arena takes the whole budget at once: doubling would
+    // copy it into one twice its size, holding both for a moment (the peak of an export read).
+    arena_.reserve(std::max(need, memory_bytes_));
+  }
   refs_.push_back(Ref{arena_.size(), static_cast<uint32_t>(key.size()),
                       static_cast<uint32_t>(value.size())});
   arena_.append(key);
@@ -199,10 +205,9 @@ Status DiskIndexBuilder::WriteRun() {
   RECONCILE_RETURN_IF_ERROR(out.Open(runs_.back()));
   for (const Ref& r : refs_) RECONCILE_RETURN_IF_ERROR(out.Entry(KeyOf(r), ValueOf(r)));
   RECONCILE_RETURN_IF_ERROR(out.Close());
+  // The room stays for the next run; Finish gives it back.
   arena_.clear();
-  arena_.shrink_to_fit();
   refs_.clear();
-  refs_.shrink_to_fit();
   return Status::Ok();
 }
 
@@ -228,6 +233,8 @@ Result<std::unique_ptr<DiskIndex>> DiskIndexBuilder::Finish(const DuplicateFn& d
     return index;
   }
   if (!refs_.empty()) RECONCILE_RETURN_IF_ERROR(WriteRun());
+  arena_ = std::string();
+  refs_ = std::vector<Ref>();
 
   // Merge the runs: on equal keys the earlier run (added earlier) comes first.
   std::vector<std::unique_ptr<RunIn>> ins;

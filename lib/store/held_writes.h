@@ -40,9 +40,8 @@ struct HeldWrites {
   }
   // True when a write would change nothing (no operand, meta or count).
   bool empty() const { return operands.empty() && meta.empty() && below_horizon == 0; }
-  void Clear() { *this = HeldWrites(); }
-  // Empties it like Clear, keeping the room `bytes`, `operands` and `touched` have for the next
-  // batch (a bulk run fills them to about the same size each time).
+  // Empties it, keeping the room `bytes`, `operands` and `touched` have for the next batch (a
+  // bulk run fills them to about the same size each time).
   void Reset() {
     bytes.clear();
     operands.clear();
