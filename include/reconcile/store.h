@@ -416,10 +416,11 @@ class BulkRun {
   // read-only store.
   Status Add(std::span<const Delta> deltas, std::span<const MetaPut> meta = {});
 
-  // Makes room for `bytes` of encoded deltas ahead. A run filled to a known size then never grows
-  // by copying what it holds (the copy briefly holds both: the peak of a bulk load's memory).
-  // The room stays from one Commit to the next.
-  void Reserve(size_t bytes);
+  // Says that the run is filled to about `bytes` of encoded deltas before each Commit. Once it
+  // holds a quarter of that, it makes room for all of it at once, and keeps the room from one
+  // Commit to the next: it never grows by copying what it holds into a block twice the size (the
+  // copy briefly holds both: the peak of a bulk load's memory). A small run takes no more room.
+  void ExpectBytes(size_t bytes);
 
   // Encoded bytes and deltas (held or not) since the last Commit.
   size_t bytes() const;
@@ -435,6 +436,7 @@ class BulkRun {
   BulkRun(Store::Impl& store, size_t table_bytes);
   Store::Impl& store_;
   size_t table_bytes_;
+  size_t expected_bytes_ = 0;
   std::unique_ptr<store::HeldWrites> held_;
 };
 

@@ -183,19 +183,23 @@ BulkRun::~BulkRun() = default;
 
 Status BulkRun::Add(std::span<const Delta> deltas, std::span<const MetaPut> meta) {
   RECONCILE_RETURN_IF_ERROR(store_.Writable());
-  return store_.Hold(deltas, meta, held_.get(), nullptr);
+  RECONCILE_RETURN_IF_ERROR(store_.Hold(deltas, meta, held_.get(), nullptr));
+  store::HeldWrites& h = *held_;
+  if (h.bytes.capacity() < expected_bytes_ && !h.bytes.empty() &&
+      h.bytes.size() >= expected_bytes_ / 4) {
+    // The operands take as much more room as the bytes (records of about the same size).
+    const double more = static_cast<double>(expected_bytes_) / static_cast<double>(h.bytes.size());
+    h.operands.reserve(static_cast<size_t>(static_cast<double>(h.operands.size()) * more) + 1);
+    h.touched.reserve(h.operands.capacity());
+    h.bytes.reserve(expected_bytes_);
+  }
+  return Status::Ok();
 }
 
 size_t BulkRun::bytes() const { return held_->bytes.size(); }
 size_t BulkRun::deltas() const { return held_->deltas; }
 
-void BulkRun::Reserve(size_t bytes) {
-  if (held_->bytes.capacity() >= bytes) return;
-  held_->bytes.reserve(bytes);
-  // About one operand a 300 bytes (a device's record); the vectors still grow past that.
-  held_->operands.reserve(bytes / 300);
-  held_->touched.reserve(bytes / 300);
-}
+void BulkRun::ExpectBytes(size_t bytes) { expected_bytes_ = bytes; }
 
 Result<BulkCommit> BulkRun::Commit() {
   // The run is empty after the commit however it ends; it keeps its buffers for the next one.

@@ -1,5 +1,7 @@
 #include "reconcile/store_writer.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace reconcile {
@@ -10,7 +12,7 @@ StoreWriter::StoreWriter(Store& store, size_t batch, size_t run_bytes)
   if (run_bytes_ > 0) {
     run_ = store_.NewBulkRun();
     // A run commits once it holds run_bytes, the last batch added going past by a little.
-    if (run_bytes_ <= kBulkRunBytes) run_->Reserve(run_bytes_ + run_bytes_ / 8);
+    run_->ExpectBytes(run_bytes_ + std::min(run_bytes_ / 8, SIZE_MAX - run_bytes_));
   }
 }
 
