@@ -93,8 +93,8 @@ TEST(BulkRun, TablesAndTheLogEndAsApplyAlsoAfterReopenAndCompaction) {
         auto store = MustOpen(path, TestOptions());
         ASSERT_TRUE(store);
         auto run = store->NewBulkRun(tables ? 0 : ~size_t{0});
-        // Expecting 64 bytes a commit, the run makes its room at the first Add, and every commit
-        // reuses the buffers of the one before: what they held must not leak into the next.
+        // Every commit reuses the buffers of the one before (with or without an expected size):
+        // what they held must not leak into the next.
         if (per_commit == 37) run->ExpectBytes(64);
         for (size_t at = 0; at < writes.size(); at += per_commit) {
           const size_t end = std::min(writes.size(), at + per_commit);
