@@ -387,6 +387,9 @@ struct BulkCommit {
   size_t applied = 0;        // deltas joined into the store (as ApplyResult::applied)
   size_t below_horizon = 0;  // deltas not written: a cell at or below the GC horizon
   bool as_tables = false;    // written as table files (else as one logged batch)
+  // The records went in as values, final (no compaction joins them again): the store held no key
+  // in their range. Else as merge operands, joined with what the store holds.
+  bool as_values = false;
 };
 
 namespace store {

@@ -64,6 +64,7 @@ inline constexpr std::string_view kMetaPolicyTable = "reconcile/policy_table";
 inline constexpr std::string_view kMetaForkPoint = "reconcile/fork_point";
 inline constexpr std::string_view kMetaGcHorizon = "reconcile/gc_horizon";
 inline constexpr std::string_view kMetaRejected = "reconcile/rejected";
+inline constexpr std::string_view kMetaBulkCommits = "reconcile/bulk_commits";
 inline constexpr std::string_view kMetaDigestCache = "reconcile/digest_cache";
 inline constexpr std::string_view kMetaUserPrefix = "user/";
 

@@ -166,7 +166,9 @@ bool MetaOperator::Merge(const rocksdb::Slice& key, const rocksdb::Slice* existi
   if (k == kMetaForkPoint || k == kMetaGcHorizon) {
     return MergeU64("meta", key, existing_value, value, new_value, logger, Max);
   }
-  if (k == kMetaRejected) return MergeU64("meta", key, existing_value, value, new_value, logger, Add);
+  if (k == kMetaRejected || k == kMetaBulkCommits) {
+    return MergeU64("meta", key, existing_value, value, new_value, logger, Add);
+  }
   LogFailure(logger, "meta", key, "this meta key takes no merge operands");
   return false;
 }

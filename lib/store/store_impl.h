@@ -68,8 +68,14 @@ class Store::Impl {
   Status WriteHeld(const store::HeldWrites& held, bool sync);
 
   // store_bulk.cc: writes *held as table files, one per column family it writes, ingested at
-  // once (atomic across families).
-  Status WriteHeldAsTables(const store::HeldWrites& held);
+  // once (atomic across families), and marks the digest buckets it wrote. Takes writers_mu_
+  // itself: shared, or exclusive while it ingests records as values.
+  Result<BulkCommit> CommitHeldAsTables(const store::HeldWrites& held);
+  // kConflict when the GC horizon rose since *held's first delta (which may be below it now).
+  Status HorizonUnchanged(const store::HeldWrites& held) const;
+  // True when the records family holds no key in [first, last] now (false also when the first
+  // key at or after `first` cannot be read).
+  Result<bool> RecordsFreeIn(std::string_view first, std::string_view last) const;
   // Removes what a commit cut short left in the staging folder.
   void RemoveBulkStaging() const;
   Status MergeFrom(const Impl& other);
@@ -125,6 +131,7 @@ class Store::Impl {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 
   mutable std::shared_mutex writers_mu_;
+  std::atomic<uint64_t> bulk_commits_{0};  // names each table commit's staging folder
 
   mutable std::mutex view_mu_;
   std::shared_ptr<const PolicyTable> policies_;

@@ -7,10 +7,13 @@
 // test kills a process in the middle of table commits.)
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "reconcile/operations.h"
@@ -72,12 +75,18 @@ Seen SeenIn(const Store& store) {
   return out;
 }
 
-TEST(BulkRun, TablesAndTheLogEndAsApplyAlsoAfterReopenAndCompaction) {
+// Also with the merge operator pruning: records that go in as values are pruned as a read of
+// them would be.
+class BulkRunEndsAsApply : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BulkRunEndsAsApply, TablesAndTheLogAlsoAfterReopenAndCompaction) {
   const std::vector<Delta> writes = Writes(1500, 400, 200);
+  StoreOptions options = TestOptions();
+  options.prune_in_merge = GetParam();
   TempDir dir;
   Seen want;
   {
-    auto direct = MustOpen(dir.Sub("direct"), TestOptions());
+    auto direct = MustOpen(dir.Sub("direct"), options);
     ASSERT_TRUE(direct);
     ASSERT_TRUE(direct->Apply(writes).ok());
     want = SeenIn(*direct);
@@ -90,7 +99,7 @@ TEST(BulkRun, TablesAndTheLogEndAsApplyAlsoAfterReopenAndCompaction) {
       SCOPED_TRACE("per commit " + std::to_string(per_commit) + (tables ? ", tables" : ", log"));
       const std::string path = dir.Sub("r" + std::to_string(per_commit) + (tables ? "t" : "l"));
       {
-        auto store = MustOpen(path, TestOptions());
+        auto store = MustOpen(path, options);
         ASSERT_TRUE(store);
         auto run = store->NewBulkRun(tables ? 0 : ~size_t{0});
         // Every commit reuses the buffers of the one before (with or without an expected size):
@@ -107,18 +116,120 @@ TEST(BulkRun, TablesAndTheLogEndAsApplyAlsoAfterReopenAndCompaction) {
           EXPECT_EQ(c->applied, end - at);
           EXPECT_EQ(c->below_horizon, 0u);
           EXPECT_EQ(c->as_tables, tables);
+          // The first commit finds the store empty; the later ones of 37 hit its keys again.
+          EXPECT_EQ(c->as_values, tables && at == 0);
           EXPECT_EQ(run->bytes(), 0u);
           EXPECT_EQ(run->deltas(), 0u);
         }
         EXPECT_EQ(SeenIn(*store), want);
       }
-      auto store = MustOpen(path, TestOptions());
+      auto store = MustOpen(path, options);
       ASSERT_TRUE(store);
       EXPECT_EQ(SeenIn(*store), want) << "after a reopen";
       ASSERT_TRUE(store->Compact().ok());
       EXPECT_EQ(SeenIn(*store), want) << "after a compaction";
     }
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Prune, BulkRunEndsAsApply, ::testing::Bool());
+
+// Records go in as values only where the store holds no key in their range (from the run's first
+// key to its last): the first run of a fresh store, a run before or past every key held, or
+// between two; a run with a held key in its range joins as operands.
+TEST(BulkRun, ValuesOnlyWhereTheStoreHoldsNoKeyOfTheRange) {
+  TempDir dir;
+  auto store = MustOpen(dir.Sub("s"), TestOptions());
+  ASSERT_TRUE(store);
+  const SiteId site = SiteId::FromName("weu-primary");
+  auto create = [&](const std::string& id, int v) {
+    return Delta{*Key::Device(id), *CreateDelta({{"v", v}}, Stamp{MakeHlc(1000 + v, 0), site})};
+  };
+  auto commit = [&](std::vector<Delta> deltas) {
+    auto run = store->NewBulkRun(0);
+    EXPECT_TRUE(run->Add(deltas).ok());
+    auto c = run->Commit();
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() && c->as_values;
+  };
+  EXPECT_TRUE(commit({create("b", 1), create("d", 2)})) << "a fresh store";
+  EXPECT_TRUE(commit({create("e", 3), create("f", 4)})) << "past every key held";
+  EXPECT_TRUE(commit({create("a", 5)})) << "before every key held";
+  EXPECT_TRUE(commit({create("c", 6)})) << "between held keys, none in its range";
+  EXPECT_FALSE(commit({create("c1", 9), create("da", 10)})) << "a held key (d) in its range";
+  EXPECT_FALSE(commit({create("d", 7), create("g", 8)})) << "a held key again";
+  EXPECT_EQ(*store->Get(*Key::Device("c")), "{\"v\":6}");
+  EXPECT_EQ(*store->Get(*Key::Device("da")), "{\"v\":10}");
+  EXPECT_EQ(*store->Get(*Key::Device("d")), "{\"v\":7}");
+  EXPECT_EQ(*store->Get(*Key::Device("g")), "{\"v\":8}");
+  EXPECT_EQ(*store->Get(*Key::Device("b")), "{\"v\":1}");
+}
+
+// Values would hide a write that reached their range between the check and the ingestion. Here
+// every commit's range is free when it is checked, while another thread applies deltas to the
+// same keys all along: whatever the timing, the store ends as Apply of everything, in any order.
+TEST(BulkRun, ValuesNeverHideAWriteThatRacedTheCommit) {
+  const SiteId a = SiteId::FromName("weu-primary"), b = SiteId::FromName("neu-secondary");
+  constexpr int kRuns = 40, kPerRun = 300;
+  auto key = [](int run, int i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "dev-%03d-%04d", run, i);
+    return *Key::Device(id);
+  };
+  std::vector<std::vector<Delta>> runs(kRuns), racing(kRuns);
+  for (int r = 0; r < kRuns; ++r) {
+    for (int i = 0; i < kPerRun; ++i) {
+      const Hlc hlc = MakeHlc(1'700'000'000'000 + static_cast<uint64_t>(r * kPerRun + i), 0);
+      runs[r].push_back(Delta{key(r, i), *CreateDelta({{"bulk", i}, {"pad", std::string(200, 'p')}},
+                                                      Stamp{hlc, a})});
+      racing[r].push_back(Delta{key(r, i), *CreateDelta({{"raced", i}}, Stamp{hlc + 1, b})});
+    }
+  }
+  TempDir dir;
+  Seen want;
+  {
+    auto direct = MustOpen(dir.Sub("direct"), TestOptions());
+    ASSERT_TRUE(direct);
+    for (int r = 0; r < kRuns; ++r) {
+      ASSERT_TRUE(direct->Apply(runs[r]).ok());
+      ASSERT_TRUE(direct->Apply(racing[r]).ok());
+    }
+    want = SeenIn(*direct);
+  }
+  auto store = MustOpen(dir.Sub("s"), TestOptions());
+  ASSERT_TRUE(store);
+  std::atomic<int> committing{-1};
+  std::atomic<bool> done{false};
+  std::thread racer([&] {
+    // Applies the racing writes of each run while that run is being committed, a few at a time.
+    int next = 0;
+    while (next < kRuns) {
+      if (committing.load() < next) {
+        if (done.load()) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (int i = 0; i < kPerRun; i += 10) {
+        EXPECT_TRUE(store->Apply(std::span(racing[next]).subspan(i, 10)).ok());
+      }
+      ++next;
+    }
+    for (; next < kRuns; ++next) EXPECT_TRUE(store->Apply(racing[next]).ok());
+  });
+  int as_values = 0;
+  for (int r = 0; r < kRuns; ++r) {
+    auto run = store->NewBulkRun(0);
+    ASSERT_TRUE(run->Add(runs[r]).ok());
+    committing.store(r);
+    auto c = run->Commit();
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    as_values += c->as_values ? 1 : 0;
+  }
+  done.store(true);
+  racer.join();
+  EXPECT_EQ(SeenIn(*store), want) << as_values << " of " << kRuns << " runs went in as values";
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_EQ(SeenIn(*store), want) << "after a compaction";
 }
 
 // The default threshold: a small commit goes through the log, a large one becomes tables.
@@ -169,6 +280,7 @@ TEST(BulkRun, ADisjointCommitInvalidatesTheCachedDigest) {
     auto c = run->Commit();
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(c->as_tables);
+    ASSERT_TRUE(c->as_values);  // at sequence number 0: the count of bulk commits moves it
   }
   auto store = MustOpen(path, TestOptions());
   ASSERT_TRUE(store);
