@@ -13,8 +13,11 @@
 //
 // With `run_bytes` > 0 the writer is a bulk loader: its thread encodes each batch into a BulkRun
 // and commits the run once it holds `run_bytes` (as table files, no log: see BulkRun), and at
-// Flush. Batches are then known written only when their run commits; a store error still comes
-// back from the calls after it, and the runs committed before stay.
+// Flush. A full run commits on a thread of its own while the writing thread fills the next one
+// (so the writer holds up to two runs); runs still commit one at a time, in order. Batches are
+// then known written only when their run's commit is collected (at the next full run, or at
+// Flush); a store error still comes back from the calls after it, and the runs committed before
+// stay.
 //
 // Thread safety: one caller thread uses a StoreWriter; its own thread calls only Store::Apply (or
 // a BulkRun's Add and Commit), which run beside anything else the store does.
@@ -24,6 +27,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -40,7 +44,7 @@ class StoreWriter {
  public:
   // The run size of the bulk loads of mergetool ingest and the failback: large enough that a
   // million devices make a few dozen table files, small enough to keep memory flat.
-  static constexpr size_t kBulkRunBytes = size_t{64} << 20;
+  static constexpr size_t kBulkRunBytes = size_t{32} << 20;
 
   // `batch`: deltas per Store::Apply (0 is taken as 1), or per hand-over to the bulk run when
   // `run_bytes` > 0 (encoded bytes a run holds before it commits).
@@ -73,9 +77,14 @@ class StoreWriter {
     size_t written = 0;
     size_t rejected = 0;
   };
-  // Writes a batch (Store::Apply), or adds it to the bulk run and commits the run when `commit`
-  // or when it is full.
+  // Writes a batch (Store::Apply), or adds it to the bulk run; when the run is full, hands it to
+  // a committing thread (once the run before it is committed), or when `commit` commits it here.
+  // What it returns counts the runs whose commits it collected.
   Written Write(const std::vector<Delta>& deltas, const std::vector<MetaPut>& meta, bool commit);
+  std::unique_ptr<BulkRun> NewRun() const;
+  static Written Committed(Result<BulkCommit> c);
+  // Waits for the run being committed, if any, and says what its commit wrote.
+  Written CollectCommit();
   // Collects the batch being written, if any; its error becomes the writer's.
   Status Wait();
   // The writing thread: writes each batch handed over, until stopped.
@@ -84,7 +93,9 @@ class StoreWriter {
   Store& store_;
   size_t batch_;
   size_t run_bytes_;
-  std::unique_ptr<BulkRun> run_;  // the bulk run (run_bytes_ > 0)
+  std::unique_ptr<BulkRun> run_;        // the bulk run being filled (run_bytes_ > 0)
+  std::unique_ptr<BulkRun> spare_run_;  // the run being committed, or emptied by its commit
+  std::future<Result<BulkCommit>> committing_;  // spare_run_'s commit (declared after the runs)
   std::vector<Delta> filling_;
   std::vector<MetaPut> filling_meta_;
   std::vector<Delta> writing_;  // the writing thread's while a batch is in flight

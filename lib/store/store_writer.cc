@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <future>
 #include <utility>
 
 namespace reconcile {
@@ -9,11 +10,29 @@ namespace reconcile {
 StoreWriter::StoreWriter(Store& store, size_t batch, size_t run_bytes)
     : store_(store), batch_(batch == 0 ? 1 : batch), run_bytes_(run_bytes) {
   filling_.reserve(batch_);
-  if (run_bytes_ > 0) {
-    run_ = store_.NewBulkRun();
-    // A run commits once it holds run_bytes, the last batch added going past by a little.
-    run_->ExpectBytes(run_bytes_ + std::min(run_bytes_ / 8, SIZE_MAX - run_bytes_));
+  if (run_bytes_ > 0) run_ = NewRun();
+}
+
+std::unique_ptr<BulkRun> StoreWriter::NewRun() const {
+  std::unique_ptr<BulkRun> run = store_.NewBulkRun();
+  // A run commits once it holds run_bytes, the last batch added going past by a little.
+  run->ExpectBytes(run_bytes_ + std::min(run_bytes_ / 8, SIZE_MAX - run_bytes_));
+  return run;
+}
+
+StoreWriter::Written StoreWriter::Committed(Result<BulkCommit> c) {
+  Written w;
+  w.status = c.status();
+  if (c.ok()) {
+    w.written = c->applied + c->below_horizon;
+    w.rejected = c->below_horizon;
   }
+  return w;
+}
+
+StoreWriter::Written StoreWriter::CollectCommit() {
+  if (!committing_.valid()) return Written{};
+  return Committed(committing_.get());
 }
 
 StoreWriter::Written StoreWriter::Write(const std::vector<Delta>& deltas,
@@ -30,17 +49,25 @@ StoreWriter::Written StoreWriter::Write(const std::vector<Delta>& deltas,
   }
   w.status = run_->Add(deltas, meta);
   if (!w.status.ok() || !(commit || run_->bytes() >= run_bytes_)) return w;
-  Result<BulkCommit> c = run_->Commit();
-  w.status = c.status();
-  if (c.ok()) {
-    w.written = c->applied + c->below_horizon;
-    w.rejected = c->below_horizon;
+  // Runs commit one at a time, in order: the one before must be in before this one goes.
+  w = CollectCommit();
+  if (!w.status.ok()) return w;
+  if (commit) {
+    Written last = Committed(run_->Commit());
+    last.written += w.written;
+    last.rejected += w.rejected;
+    return last;
   }
+  // A full run commits on a thread of its own while the next one fills.
+  if (!spare_run_) spare_run_ = NewRun();
+  std::swap(run_, spare_run_);
+  committing_ = std::async(std::launch::async, [run = spare_run_.get()] { return run->Commit(); });
   return w;
 }
 
 StoreWriter::~StoreWriter() {
   (void)Wait();
+  if (committing_.valid()) committing_.wait();
   if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -104,10 +131,9 @@ void StoreWriter::AddMeta(MetaPut meta) { filling_meta_.push_back(std::move(meta
 Status StoreWriter::Flush(std::vector<MetaPut> meta) {
   RECONCILE_RETURN_IF_ERROR(Wait());
   for (MetaPut& m : meta) filling_meta_.push_back(std::move(m));
-  if (filling_.empty() && filling_meta_.empty() && (!run_ || run_->deltas() == 0)) {
-    return Status::Ok();
-  }
-  Written w = Write(filling_, filling_meta_, true);
+  // With nothing more to write, a run may still be committing.
+  const bool nothing = filling_.empty() && filling_meta_.empty() && (!run_ || run_->deltas() == 0);
+  Written w = nothing ? CollectCommit() : Write(filling_, filling_meta_, true);
   if (!w.status.ok()) {
     error_ = w.status;
     return error_;

@@ -383,8 +383,9 @@ TEST(BulkRun, LeftoverStagingIsRemovedAtOpen) {
   EXPECT_FALSE(std::filesystem::exists(path + "/bulk")) << "a commit cleans up after itself";
 }
 
-// StoreWriter's bulk mode: runs of one batch or a few hundred kilobytes (through the log), or one
-// run of everything (about 6 MB: table files), end as Apply of the same deltas.
+// StoreWriter's bulk mode: runs of one batch or a few hundred kilobytes (through the log), of
+// 4 MiB (table files, committed beside the filling of the next run), or one run of everything
+// (about 6 MB: table files), end as Apply of the same deltas.
 TEST(StoreWriterBulk, RunsEndAsApplyOfTheSameDeltas) {
   const std::vector<Delta> writes = Writes(4000, 3000, 1500);
   TempDir dir;
@@ -394,7 +395,8 @@ TEST(StoreWriterBulk, RunsEndAsApplyOfTheSameDeltas) {
   ASSERT_TRUE(direct->Apply({}, std::vector<MetaPut>{{"reader/done", "yes"}}).ok());
   const Seen want = SeenIn(*direct);
 
-  for (size_t run_bytes : {size_t{1}, size_t{200} << 10, size_t{1} << 30}) {
+  // kBulkTableBytes: the first run commits as tables on a thread of its own while the rest fills.
+  for (size_t run_bytes : {size_t{1}, size_t{200} << 10, kBulkTableBytes, size_t{1} << 30}) {
     SCOPED_TRACE("run bytes " + std::to_string(run_bytes));
     auto store = MustOpen(dir.Sub("w" + std::to_string(run_bytes)), TestOptions());
     ASSERT_TRUE(store);
@@ -406,6 +408,37 @@ TEST(StoreWriterBulk, RunsEndAsApplyOfTheSameDeltas) {
     EXPECT_EQ(SeenIn(*store), want);
     EXPECT_EQ(*store->GetMeta("reader/done"), "yes");
   }
+}
+
+// A run that fails to commit on its own thread: the error comes back from the calls after it and
+// from Flush, nothing of it is counted written, and nothing after it is written.
+TEST(StoreWriterBulk, AFailedRunCommitComesBackFromTheCallsAfterIt) {
+  TempDir dir;
+  const std::string path = dir.Sub("s");
+  auto store = MustOpen(path, TestOptions());
+  ASSERT_TRUE(store);
+  // A file where a table commit makes its staging folder: every table commit fails.
+  { std::ofstream(path + "/bulk") << "in the way"; }
+  const std::vector<Delta> writes = Writes(12000, 12000, 1500);  // about 18 MB: several runs
+  StoreWriter writer(*store, 100, kBulkTableBytes);
+  Status first_error;
+  size_t failed_at = 0;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    Status s = writer.Add(writes[i].key, writes[i].state);
+    if (!s.ok()) {
+      first_error = s;
+      failed_at = i;
+      break;
+    }
+  }
+  ASSERT_FALSE(first_error.ok()) << "a later Add reports the failed commit";
+  EXPECT_EQ(first_error.code(), Code::kIoError) << first_error.ToString();
+  EXPECT_GT(failed_at, 0u);
+  EXPECT_LT(failed_at, writes.size() / 2) << "well before the end: the first run failed";
+  EXPECT_EQ(writer.Add(writes[0].key, writes[0].state).code(), Code::kIoError) << "sticky";
+  EXPECT_EQ(writer.Flush().code(), Code::kIoError);
+  EXPECT_EQ(writer.written(), 0u);
+  EXPECT_TRUE(reconcile_test::MaterializeStore(*store).empty());
 }
 
 }  // namespace
