@@ -38,6 +38,10 @@ struct BenchConfig {
 // Paths inside the work folder.
 std::string WorkPath(const BenchConfig& c, const std::string& rel);
 
+// The figures of the fleet generated earlier in the work folder (fleet.json), for a run that
+// reuses it; null when there is none.
+nlohmann::json KeptFleet(const BenchConfig& c);
+
 // Each returns the section's figures (a JSON object); they throw std::runtime_error on failure.
 nlohmann::json GenerateFleet(const BenchConfig& c);
 nlohmann::json ParseBaseline(const BenchConfig& c);

@@ -61,6 +61,17 @@ json ReadJsonFile(const std::string& path) {
   return j;
 }
 
+}  // namespace
+
+json KeptFleet(const BenchConfig& c) {
+  std::ifstream in(WorkPath(c, "fleet.json"));
+  if (!in) return nullptr;
+  json j = json::parse(in, nullptr, false);
+  return j.is_discarded() ? json(nullptr) : j;
+}
+
+namespace {
+
 std::unique_ptr<reconcile::Store> OpenStore(const BenchConfig& c, const std::string& name,
                                             const std::string& site) {
   reconcile::StoreOptions o;
