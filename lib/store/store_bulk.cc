@@ -164,7 +164,12 @@ Result<BulkCommit> Store::Impl::CommitHeldAsTables(const store::HeldWrites& held
     }
   } unstaged{staging};
   std::error_code ec;
-  std::filesystem::create_directories(staging, ec);
+  // A commit ending beside this one may remove the parent folder between the two steps of
+  // create_directories: once more then.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ec.clear();
+    if (std::filesystem::create_directories(staging, ec) || !ec) break;
+  }
   if (ec) return Status::IoError("bulk write: creating " + staging + ": " + ec.message());
 
   BulkCommit out;

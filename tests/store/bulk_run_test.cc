@@ -366,6 +366,36 @@ TEST(BulkRun, AReadOnlyStoreRefuses) {
   EXPECT_EQ(run->Commit().status().code(), Code::kUnsupported);
 }
 
+// Two runs of one store commit as tables at the same time (each stages its files in a folder of
+// its own): the store ends as Apply of both.
+TEST(BulkRun, TwoRunsCommitAtOnce) {
+  const std::vector<Delta> writes = Writes(2400, 900, 200);
+  TempDir dir;
+  Seen want;
+  {
+    auto direct = MustOpen(dir.Sub("direct"), TestOptions());
+    ASSERT_TRUE(direct);
+    ASSERT_TRUE(direct->Apply(writes).ok());
+    want = SeenIn(*direct);
+  }
+  auto store = MustOpen(dir.Sub("s"), TestOptions());
+  ASSERT_TRUE(store);
+  auto commit_half = [&](size_t half) {
+    auto run = store->NewBulkRun(0);
+    for (size_t at = half; at < writes.size(); at += 2 * 60) {
+      EXPECT_TRUE(run->Add(std::span(writes).subspan(at, std::min<size_t>(60, writes.size() - at))).ok());
+      auto c = run->Commit();
+      EXPECT_TRUE(c.ok()) << c.status().ToString();
+      EXPECT_TRUE(c.ok() && c->as_tables);
+    }
+  };
+  std::thread other(commit_half, 60);
+  commit_half(0);
+  other.join();
+  EXPECT_EQ(SeenIn(*store), want);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("s") + "/bulk")) << "both cleaned up";
+}
+
 // What a crash in the middle of writing the table files leaves (a staging folder with a partial
 // file) is never part of the store, and is removed when the store opens.
 TEST(BulkRun, LeftoverStagingIsRemovedAtOpen) {
