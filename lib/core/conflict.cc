@@ -103,6 +103,14 @@ Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& sta
         conflict.winner = contenders[*winner_site];
       } else {
         conflict.winner = ConflictWrite{conflict.path, g.winner->stamp, false, std::string(g.winner->value())};
+        // A value the policy made (a union, say) may be exactly one site's write: that site won,
+        // it did not lose.
+        for (const auto& [site, w] : contenders) {
+          if (w == conflict.winner) {
+            winner_site = site;
+            break;
+          }
+        }
       }
     } else {
       // Nothing shown here: the newest remove decided, if one of the contenders made it.

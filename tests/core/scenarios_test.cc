@@ -914,6 +914,27 @@ TEST(ConflictTest, ThePolicyThatChoseIsTheRule) {
   EXPECT_EQ(found[0].losers[0].value, R"("enabled")");
 }
 
+// A value a policy makes (here a union of arrays) may be exactly one site's write: that site is
+// the winner, not also one of the losers.
+TEST(ConflictTest, ASiteWhoseWriteIsThePolicysValueIsNotALoser) {
+  const PolicyTable table = *PolicyTable::Parse(R"([{"path": "**", "policy": "union"}])");
+  const std::vector<Conflict> found =
+      ConflictsOf({Create(R"({"status": {"x": true}})", At(0, kSecondary)),
+                   Set("status", "[]", At(20, kPrimary)),
+                   Set("status", R"("disabled")", At(25, kSecondary)),
+                   Patch(R"({"status": []})", At(30, kThird))},
+                  MergeView{&table, T(10)});
+  ASSERT_EQ(found.size(), 1u);
+  const Conflict& c = found[0];
+  EXPECT_EQ(c.path.ToString(), "status");
+  EXPECT_EQ(c.rule, "union");
+  EXPECT_EQ(c.winner.stamp, At(30, kThird));
+  for (const ConflictWrite& l : c.losers) EXPECT_FALSE(l == c.winner) << l.value;
+  ASSERT_EQ(c.losers.size(), 2u);
+  EXPECT_EQ(c.losers[0].stamp, At(25, kSecondary));
+  EXPECT_EQ(c.losers[1].stamp, At(20, kPrimary));
+}
+
 TEST(ConflictTest, ADeleteAgainstALaterPatchIsDecidedByTheCover) {
   const std::vector<Conflict> found =
       ConflictsOf({Create(R"({"properties": {"desired": {"x": 0}}})", At(0, kPrimary)),
