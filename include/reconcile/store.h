@@ -317,6 +317,11 @@ class Store {
   using StateVisitor = std::function<Status(const Key& key, const RecordState& state)>;
   Status Scan(std::optional<KeyKind> kind, const StateVisitor& visit) const;
 
+  // The same, each record as its encoded state (codec.h: DecodeRecord reads it; the bytes live
+  // until the visitor returns), for readers that decode on threads of their own.
+  using EncodedVisitor = std::function<Status(const Key& key, std::string_view encoded)>;
+  Status ScanEncoded(std::optional<KeyKind> kind, const EncodedVisitor& visit) const;
+
   // The same, for existing records only, with their materialized JSON.
   using JsonVisitor = std::function<Status(const Key& key, const std::string& json)>;
   Status ScanMaterialized(std::optional<KeyKind> kind, const JsonVisitor& visit) const;

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
+#include "reconcile/codec.h"
 #include "reconcile/materialize.h"
 
 namespace reconcile::failback {
@@ -15,6 +18,7 @@ namespace {
 
 constexpr size_t kChunk = 256;     // records handed over at once
 constexpr size_t kMaxChunks = 16;  // chunks queued at most, per queue
+constexpr size_t kTextChunk = 512; // records a worker materializes at once (text mode)
 
 // False when no cell can make capabilities.iotEdge show true, so the record is not an edge
 // device. A shown value is a cell's value (or, union, made of cells' values), and an object is
@@ -132,8 +136,8 @@ class StoreSource final : public MergedSource,
   // Makes current_[pos_] the next item; false at the end.
   Result<bool> Take() {
     // The scan starts with the first read, so the modes set before it apply to every record.
-    // (Materializing on a thread of its own would need a copy of every state, which costs more
-    // than it saves: the states' cells would be allocated on one thread and freed on another.)
+    // (The text mode hands workers the records' bytes, not decoded states: a state's cells
+    // would be allocated on one thread and freed on another, which costs more than it saves.)
     if (!scanner_.joinable()) scanner_ = std::thread([this] { Scan(); });
     if (pos_ == current_.size()) {
       current_.clear();
@@ -160,7 +164,9 @@ class StoreSource final : public MergedSource,
     const std::optional<KeyKind> kind =
         edges_only_ && !observe ? std::optional<KeyKind>(KeyKind::kDevice) : std::nullopt;
     Status s = observer_ != nullptr && observer_->before ? observer_->before() : Status::Ok();
-    if (s.ok()) {
+    if (s.ok() && text_ && !observe && !edges_only_) {
+      s = ScanText();
+    } else if (s.ok()) {
       s = store_.Scan(kind, [&](const Key& key, const RecordState& state) -> Status {
         if (observe) RECONCILE_RETURN_IF_ERROR(observer_->record(key, state));
         if (edges_only_ && (key.kind() != KeyKind::kDevice || !MayBeEdge(state))) {
@@ -182,6 +188,95 @@ class StoreSource final : public MergedSource,
     // Every record was shown to the observer (the hand-over only waits for the reader).
     if (s.ok() && observer_ != nullptr) observer_->finished = true;
     out_.Close(std::move(s));
+  }
+
+  // The records' bytes as read, a chunk at a time, for a worker to decode and materialize.
+  struct Encoded {
+    std::vector<Key> keys;
+    std::string bytes;
+    std::vector<size_t> ends;  // where each record's bytes end
+  };
+
+  // Decodes and materializes one chunk (on a worker: reads only view_, which is immutable); on
+  // an error, `out` holds the records before the one that failed.
+  Status MaterializeChunk(const Encoded& in, std::vector<Item>* out) const {
+    out->clear();
+    out->reserve(in.keys.size());
+    size_t begin = 0;
+    for (size_t i = 0; i < in.keys.size(); ++i) {
+      const Key& key = in.keys[i];
+      Result<RecordState> state =
+          DecodeRecord(std::string_view(in.bytes).substr(begin, in.ends[i] - begin));
+      begin = in.ends[i];
+      if (!state.ok()) return state.status().WithContext("decoding " + key.ToString());
+      Result<std::optional<std::string>> text = Materialize(key.kind(), *state, view_);
+      if (!text.ok()) return text.status().WithContext(key.ToString());
+      out->push_back(Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text)});
+    }
+    return Status::Ok();
+  }
+
+  // The text mode's scan: this thread only reads the records' bytes; decoding and
+  // materializing (most of a record's cost) run on the cores, a chunk per worker, and the
+  // chunks are handed over in the order they were read.
+  Status ScanText() {
+    // A chunk stays where it is while a worker fills its items: only the pointer moves.
+    struct Job {
+      Encoded in;
+      std::vector<Item> out;
+    };
+    struct InFlight {
+      std::unique_ptr<Job> job;
+      std::future<Status> done;
+    };
+    const size_t workers = iothub::ParseWorkers();
+    std::deque<InFlight> flight;
+    std::vector<std::unique_ptr<Job>> spare;
+    std::unique_ptr<Job> filling = std::make_unique<Job>();
+    // Waits for the oldest chunk and hands its items to the reader.
+    auto finish_oldest = [&]() -> Status {
+      Status s = flight.front().done.get();
+      std::unique_ptr<Job> job = std::move(flight.front().job);
+      flight.pop_front();
+      // The records before a failed one come first, as a scan on one thread would give them.
+      if (!job->out.empty() && !out_.Push(std::move(job->out))) s = Status::Conflict("cancelled");
+      job->in.keys.clear();
+      job->in.bytes.clear();
+      job->in.ends.clear();
+      job->out = {};
+      spare.push_back(std::move(job));
+      return s;
+    };
+    auto launch = [&]() -> Status {
+      if (flight.size() > workers) RECONCILE_RETURN_IF_ERROR(finish_oldest());
+      Job* job = filling.get();
+      std::future<Status> done;
+      try {
+        done = std::async(std::launch::async,
+                          [this, job] { return MaterializeChunk(job->in, &job->out); });
+      } catch (const std::system_error& e) {
+        return Status::Internal(std::string("no thread to materialize records on: ") + e.what());
+      }
+      flight.push_back(InFlight{std::move(filling), std::move(done)});
+      if (spare.empty()) {
+        filling = std::make_unique<Job>();
+      } else {
+        filling = std::move(spare.back());
+        spare.pop_back();
+      }
+      return Status::Ok();
+    };
+    Status s = store_.ScanEncoded(std::nullopt, [&](const Key& key, std::string_view bytes) {
+      Encoded& in = filling->in;
+      in.keys.push_back(key);
+      in.bytes.append(bytes);
+      in.ends.push_back(in.bytes.size());
+      return in.keys.size() == kTextChunk ? launch() : Status::Ok();
+    });
+    if (s.ok() && !filling->in.keys.empty()) s = launch();
+    while (s.ok() && !flight.empty()) s = finish_oldest();
+    for (InFlight& f : flight) f.done.wait();  // never leave a worker on a chunk being freed
+    return s;
   }
 
   const Store& store_;

@@ -659,7 +659,8 @@ Result<std::string> Store::Impl::GetMeta(std::string_view name) const {
   return value;
 }
 
-Status Store::Impl::Scan(std::optional<KeyKind> kind, const StateVisitor& visit) const {
+Status Store::Impl::ScanEncoded(std::optional<KeyKind> kind,
+                                const Store::EncodedVisitor& visit) const {
   KindBounds bounds = BoundsFor(kind);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(bounds.upper);
@@ -669,11 +670,17 @@ Status Store::Impl::Scan(std::optional<KeyKind> kind, const StateVisitor& visit)
     Result<Key> key = Key::Decode(V(it->key()));
     if (!key.ok()) return key.status().WithContext("scanning records");
     if (kind && key->kind() != *kind) continue;
-    Result<RecordState> state = DecodeRecord(V(it->value()));
-    if (!state.ok()) return state.status().WithContext("decoding " + key->ToString());
-    RECONCILE_RETURN_IF_ERROR(visit(*key, *state));
+    RECONCILE_RETURN_IF_ERROR(visit(*key, V(it->value())));
   }
   return FromRocks(it->status(), "scanning records");
+}
+
+Status Store::Impl::Scan(std::optional<KeyKind> kind, const StateVisitor& visit) const {
+  return ScanEncoded(kind, [&](const Key& key, std::string_view encoded) -> Status {
+    Result<RecordState> state = DecodeRecord(encoded);
+    if (!state.ok()) return state.status().WithContext("decoding " + key.ToString());
+    return visit(key, *state);
+  });
 }
 
 std::vector<SiteHlc> Store::Impl::SiteTable(rocksdb::ColumnFamilyHandle* cf) const {
@@ -807,6 +814,10 @@ Result<std::string> Store::GetMeta(std::string_view name) const {
 
 Status Store::Scan(std::optional<KeyKind> kind, const StateVisitor& visit) const {
   return Guarded("Store::Scan", [&] { return impl_->Scan(kind, visit); });
+}
+
+Status Store::ScanEncoded(std::optional<KeyKind> kind, const EncodedVisitor& visit) const {
+  return Guarded("Store::ScanEncoded", [&] { return impl_->ScanEncoded(kind, visit); });
 }
 
 Status Store::ScanMaterialized(std::optional<KeyKind> kind, const JsonVisitor& visit) const {

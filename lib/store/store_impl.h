@@ -86,6 +86,7 @@ class Store::Impl {
   Result<RecordState> GetState(const Key& key) const;
   Result<std::string> GetMeta(std::string_view name) const;
   Status Scan(std::optional<KeyKind> kind, const StateVisitor& visit) const;
+  Status ScanEncoded(std::optional<KeyKind> kind, const Store::EncodedVisitor& visit) const;
   Result<std::optional<std::string>> Materialize(KeyKind kind, const RecordState& state) const;
   std::vector<SiteHlc> SiteTable(rocksdb::ColumnFamilyHandle* cf) const;
   Result<StoreStats> Stats() const;

@@ -5,8 +5,10 @@
 // state knows.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "reconcile/operations.h"
 #include "reconcile/store.h"
 #include "tests/failback/test_util.h"
+#include "tests/store/store_test_util.h"
 
 namespace reconcile::failback_test {
 namespace {
@@ -314,6 +317,141 @@ TEST(StoreSource, ObserverErrorsEndTheScan) {
       Result<std::unique_ptr<MergedSource>> again = factory();
       if (!again.ok() || !drain(**again).ok()) return 11;
     }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+
+// A store of many records: more chunks than the text mode keeps on its workers at once, with
+// deleted devices (no text) and modules among them.
+constexpr int kManyDevices = 6000;
+
+std::string ManyId(int i) {
+  char id[16];
+  std::snprintf(id, sizeof id, "dev-%05d", i);
+  return id;
+}
+
+Status FillMany(Store& store) {
+  const SiteId a = SiteId::FromName("site-a");
+  const SiteId b = SiteId::FromName("site-b");
+  std::vector<Delta> deltas;
+  for (int i = 0; i < kManyDevices; ++i) {
+    deltas.push_back(Create(Dev(ManyId(i)), Device(i % 20 == 0, "", {}), 1000 + i, a));
+    if (i % 3 == 0) deltas.push_back(SetEdge(Dev(ManyId(i)), i % 2 == 0, 5000 + i, b));
+    if (i % 7 == 0) deltas.push_back(Delta{Dev(ManyId(i)), DeleteDelta(Stamp{9000, b})});
+    if (i % 10 == 0) {
+      deltas.push_back(Create(*Key::Module(ManyId(i), "m"), {{"tags", {{"n", i}}}}, 2000, b));
+    }
+    if (deltas.size() >= 1000) {
+      Result<ApplyResult> r = store.Apply(deltas);
+      if (!r.ok()) return r.status();
+      deltas.clear();
+    }
+  }
+  Result<ApplyResult> r = store.Apply(deltas);
+  return r.status();
+}
+
+using TextRecords = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// What the text mode must yield: every record in key order, with the store's materialized text.
+Result<TextRecords> ExpectedText(const Store& store) {
+  TextRecords want;
+  Status s = store.Scan(std::nullopt, [&](const Key& key, const RecordState& state) -> Status {
+    Result<std::optional<std::string>> text = store.Materialize(key.kind(), state);
+    if (!text.ok()) return text.status();
+    want.emplace_back(key.ToString(), std::move(*text));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return want;
+}
+
+// Reads a text source to its end or its first error, keeping what came before the error.
+Status ReadText(MergedSource& src, TextRecords* got) {
+  auto* text_source = dynamic_cast<iothub::CanonicalTextSource*>(&src);
+  if (text_source == nullptr) return Status::Internal("not a text source");
+  text_source->YieldText();
+  Key key = Dev("x");
+  std::optional<std::string> text;
+  while (true) {
+    Result<bool> more = text_source->NextText(&key, &text);
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    got->emplace_back(key.ToString(), std::move(text));
+  }
+}
+
+// The text mode decodes and materializes on workers, a chunk each: the records still come whole,
+// once each and in key order, each with the text the store materializes for it. A source
+// destroyed while its workers are busy stops them.
+TEST(StoreSource, TextModeYieldsEveryRecordInKeyOrderFromItsWorkers) {
+  TempDir dir;
+  const int rc = InChild([&]() -> int {
+    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    if (!store.ok() || !FillMany(**store).ok()) return 2;
+    Result<TextRecords> want = ExpectedText(**store);
+    if (!want.ok() || want->size() < kManyDevices) return 3;
+    size_t absent = 0;
+    for (const auto& [key, text] : *want) absent += text ? 0 : 1;
+    if (absent == 0) return 4;  // deleted devices come too, without text
+    for (int pass = 0; pass < 2; ++pass) {
+      TextRecords got;
+      std::unique_ptr<MergedSource> src = MakeStoreSource(**store);
+      if (!ReadText(*src, &got).ok()) return 5;
+      if (got != *want) return 6;
+    }
+    for (int taken : {0, 1, 700}) {
+      std::unique_ptr<MergedSource> src = MakeStoreSource(**store);
+      auto* text_source = dynamic_cast<iothub::CanonicalTextSource*>(src.get());
+      text_source->YieldText();
+      Key key = Dev("x");
+      std::optional<std::string> text;
+      for (int i = 0; i < taken; ++i) {
+        Result<bool> more = text_source->NextText(&key, &text);
+        if (!more.ok() || !*more || key.ToString() != (*want)[i].first) return 7;
+      }
+    }  // destroyed with the rest unread
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+// A record whose stored bytes do not decode ends the text mode's read with an error naming it,
+// after every record before it, and none after it.
+TEST(StoreSource, TextModeStopsAtACorruptRecordAfterTheRecordsBeforeIt) {
+  TempDir dir;
+  const int rc = InChild([&]() -> int {
+    TextRecords want;
+    {
+      Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+      if (!store.ok() || !FillMany(**store).ok()) return 2;
+      Result<TextRecords> all = ExpectedText(**store);
+      if (!all.ok()) return 3;
+      want = std::move(*all);
+    }
+    const std::string bad = ManyId(kManyDevices / 2 + 1);
+    {
+      reconcile_test::RawDb raw(dir / "store");
+      if (!raw.status().ok()) return 4;
+      rocksdb::ColumnFamilyHandle* records = raw.family(store::kRecordsFamily);
+      if (records == nullptr) return 5;
+      if (!raw.db()->Put(rocksdb::WriteOptions(), records, Dev(bad).Encode(), "\x01not a state").ok()) {
+        return 6;
+      }
+    }
+    Result<std::unique_ptr<Store>> store = Store::Open(dir / "store", Options());
+    if (!store.ok()) return 7;
+    TextRecords got;
+    std::unique_ptr<MergedSource> src = MakeStoreSource(**store);
+    Status s = ReadText(*src, &got);
+    if (s.ok() || s.message().find(bad) == std::string::npos) return 8;
+    size_t before = 0;
+    while (before < want.size() && want[before].first != Dev(bad).ToString()) ++before;
+    want.resize(before);
+    if (got != want) return 9;
     return 0;
   });
   EXPECT_EQ(rc, 0);

@@ -251,6 +251,15 @@ TEST(StoreApply, BatchWithMetaWatermarksScansAndStats) {
     return Status::Ok();
   }).ok());
   EXPECT_EQ(metas_seen, std::vector<Key>{meta});
+  // The encoded scan gives the bytes each state decodes from, for the same keys.
+  std::vector<Key> encoded_keys;
+  ASSERT_TRUE(store->ScanEncoded(KeyKind::kDevice, [&](const Key& k, std::string_view bytes) {
+    encoded_keys.push_back(k);
+    auto decoded = reconcile::DecodeRecord(bytes);
+    EXPECT_TRUE(decoded.ok() && *decoded == *store->GetState(k)) << k.ToString();
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(encoded_keys, (std::vector<Key>{d1, d2}));
   std::vector<Key> existing;
   ASSERT_TRUE(store->ScanMaterialized(KeyKind::kDevice, [&](const Key& k, const std::string&) {
     existing.push_back(k);
