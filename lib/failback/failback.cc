@@ -572,11 +572,9 @@ Status Orchestrator::IngestEvents(StepReport& step) {
 }
 
 Status Orchestrator::Plan(StepReport& step) {
-  // Every record is read twice from here on (the plan's two passes) and again at verify: join the
-  // ingests' merge operands once, as the plan's first pass starts (beside its index of the
-  // primary's export), rather than on every read.
+  // The store is read as the ingests left it, operands and all (DECISIONS P19): a compaction
+  // first would rewrite every record to save the reads the joins of the few changed ones.
   failback::StoreObserver first_pass;
-  first_pass.before = [&] { return store_->Compact(); };
   // Conflicts since the fork point, by rule; the list (no values) goes to conflicts.jsonl. They
   // are found as the plan's first pass reads the store: one scan of the store instead of two.
   std::map<std::string, uint64_t> by_rule;
