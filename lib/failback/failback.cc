@@ -38,6 +38,7 @@
 #include <unordered_set>
 
 #include "lib/core/hash.h"
+#include "lib/core/run_beside.h"
 #include "lib/failback/files.h"
 #include "lib/failback/projection.h"
 #include "lib/failback/store_source.h"
@@ -850,7 +851,7 @@ Status Orchestrator::Verify(StepReport& step) {
   RECONCILE_RETURN_IF_ERROR(CheckFresh(path, last_export_, last_job_changed_));
   uint64_t rejected = 0;
   // The two projections are independent and each CPU-bound: the export's on a second thread.
-  std::future<Result<failback::Projection>> exported = std::async(std::launch::async, [&] {
+  std::future<Result<failback::Projection>> exported = internal::RunBeside([&] {
     return failback::ProjectExport(path, o_.no_keys, true, nullptr, &rejected);
   });
   Result<failback::Projection> merged = failback::ProjectStore(*store_, o_.no_keys, true);

@@ -5,9 +5,11 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "lib/core/run_beside.h"
 #include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
 #include "reconcile/codec.h"
@@ -138,7 +140,13 @@ class StoreSource final : public MergedSource,
     // The scan starts with the first read, so the modes set before it apply to every record.
     // (The text mode hands workers the records' bytes, not decoded states: a state's cells
     // would be allocated on one thread and freed on another, which costs more than it saves.)
-    if (!scanner_.joinable()) scanner_ = std::thread([this] { Scan(); });
+    if (!scanner_.joinable()) {
+      try {
+        scanner_ = std::thread([this] { Scan(); });
+      } catch (const std::system_error& e) {
+        return Status::Internal(std::string("no thread to read the store on: ") + e.what());
+      }
+    }
     if (pos_ == current_.size()) {
       current_.clear();
       pos_ = 0;
@@ -250,13 +258,8 @@ class StoreSource final : public MergedSource,
     auto launch = [&]() -> Status {
       if (flight.size() > workers) RECONCILE_RETURN_IF_ERROR(finish_oldest());
       Job* job = filling.get();
-      std::future<Status> done;
-      try {
-        done = std::async(std::launch::async,
-                          [this, job] { return MaterializeChunk(job->in, &job->out); });
-      } catch (const std::system_error& e) {
-        return Status::Internal(std::string("no thread to materialize records on: ") + e.what());
-      }
+      std::future<Status> done =
+          internal::RunBeside([this, job] { return MaterializeChunk(job->in, &job->out); });
       flight.push_back(InFlight{std::move(filling), std::move(done)});
       if (spare.empty()) {
         filling = std::make_unique<Job>();

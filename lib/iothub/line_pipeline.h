@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/core/run_beside.h"
 #include "lib/iothub/device_doc.h"
 
 namespace reconcile::iothub {
@@ -154,7 +155,7 @@ Status ForEachLineParallel(LineReader& reader, RejectSink* rejects, RejectSink* 
       }
       Chunk<Item>* raw = c.get();
       const size_t worker = sequence++ % workers;
-      flight.push_back({std::move(c), std::async(std::launch::async, run, raw, worker)});
+      flight.push_back({std::move(c), internal::RunBeside([&run, raw, worker] { run(raw, worker); })});
     }
     if (flight.empty() || !status.ok()) break;
     InFlight next = std::move(flight.front());

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "lib/core/hash.h"
+#include "lib/core/run_beside.h"
 #include "lib/core/varint.h"
 #include "lib/iothub/device_doc.h"
 #include "lib/iothub/disk_index.h"
@@ -898,7 +899,7 @@ Status Planner::Run(const MergedSourceFactory& merged, LineReader& primary, Reje
   Status scanned;
   if (dynamic_cast<EdgeScanFilter*>(first->get()) != nullptr) {
     std::future<Status> edges =
-        std::async(std::launch::async, [&] { return impl_->ScanEdges(**first); });
+        internal::RunBeside([&] { return impl_->ScanEdges(**first); });
     Status indexed = impl_->IndexPrimary(primary, rejects, &primary_digest);
     scanned = edges.get();
     RECONCILE_RETURN_IF_ERROR(indexed);

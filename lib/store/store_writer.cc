@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <future>
+#include <system_error>
 #include <utility>
+
+#include "lib/core/run_beside.h"
 
 namespace reconcile {
 
@@ -61,7 +64,7 @@ StoreWriter::Written StoreWriter::Write(const std::vector<Delta>& deltas,
   // A full run commits on a thread of its own while the next one fills.
   if (!spare_run_) spare_run_ = NewRun();
   std::swap(run_, spare_run_);
-  committing_ = std::async(std::launch::async, [run = spare_run_.get()] { return run->Commit(); });
+  committing_ = internal::RunBeside([run = spare_run_.get()] { return run->Commit(); });
   return w;
 }
 
@@ -121,7 +124,19 @@ Status StoreWriter::Add(const Key& key, RecordState delta) {
     std::lock_guard<std::mutex> lock(mu_);
     pending_ = true;
   }
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (!thread_.joinable()) {
+    try {
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {
+      // No thread can be made (resource exhaustion): this batch is written here, and the next
+      // one tries again.
+      Written w = Write(writing_, writing_meta_, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      last_ = std::move(w);
+      pending_ = false;
+      return Status::Ok();
+    }
+  }
   cv_.notify_all();
   return Status::Ok();
 }
