@@ -39,6 +39,7 @@
 
 #include "lib/core/hash.h"
 #include "lib/core/run_beside.h"
+#include "lib/failback/changed_lines.h"
 #include "lib/failback/files.h"
 #include "lib/failback/projection.h"
 #include "lib/failback/store_source.h"

@@ -3,13 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <string_view>
-#include <unordered_set>
-#include <vector>
-
-#include "lib/core/hash.h"
 
 namespace reconcile::failback {
 namespace fs = std::filesystem;
@@ -84,88 +79,6 @@ Status RemoveAll(const std::string& path) {
 bool Exists(const std::string& path) {
   std::error_code ec;
   return fs::exists(path, ec);
-}
-
-namespace {
-
-// Calls `visit` with each JSON line of `path` (first non-blank byte '{', CR dropped).
-Status ForEachJsonLine(const std::string& path,
-                       const std::function<Status(std::string_view)>& visit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot open '" + path + "'");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    size_t i = line.find_first_not_of(" \t");
-    if (i == std::string::npos || line[i] != '{') continue;
-    RECONCILE_RETURN_IF_ERROR(visit(line));
-  }
-  if (in.bad()) return Status::IoError("cannot read '" + path + "'");
-  return Status::Ok();
-}
-
-// A line is known by a 128-bit hash of its bytes: memory grows by 16 bytes a line, not by the
-// line (two exports of a million devices are two gigabytes of text).
-struct LineHash {
-  uint64_t a = 0, b = 0;
-  friend bool operator==(const LineHash&, const LineHash&) = default;
-};
-struct LineHashHasher {
-  size_t operator()(const LineHash& h) const { return static_cast<size_t>(h.a); }
-};
-LineHash HashLine(std::string_view line) {
-  return {internal::Hash64(line, 0x9e3779b97f4a7c15ULL),
-          internal::Hash64(line, 0x2545f4914f6cdd1dULL)};
-}
-using LineSet = std::unordered_set<LineHash, LineHashHasher>;
-
-Result<LineSet> HashLines(const std::string& path) {
-  LineSet set;
-  Status s = ForEachJsonLine(path, [&](std::string_view line) {
-    set.insert(HashLine(line));
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return set;
-}
-
-// Writes the JSON lines of `from` whose hash `skip` lacks to `to` (atomically); counts them.
-Status WriteLinesNotIn(const std::string& from, const LineSet& skip, const std::string& to,
-                       uint64_t* written) {
-  const std::string tmp = to + ".tmp";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::IoError("cannot create '" + tmp + "'");
-  uint64_t n = 0;
-  RECONCILE_RETURN_IF_ERROR(ForEachJsonLine(from, [&](std::string_view line) {
-    if (skip.count(HashLine(line)) == 0) {
-      out << line << '\n';
-      ++n;
-    }
-    return Status::Ok();
-  }));
-  out.close();
-  if (!out) return Status::IoError("cannot write '" + tmp + "'");
-  std::error_code ec;
-  fs::rename(tmp, to, ec);
-  if (ec) return Status::IoError("cannot rename '" + tmp + "' to '" + to + "': " + ec.message());
-  if (written != nullptr) *written = n;
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status ChangedLines(const std::string& before, const std::string& after,
-                    const std::string& out_before, const std::string& out_after,
-                    uint64_t* changed) {
-  // Streamed twice each, holding only the hashes of one file at a time.
-  {
-    Result<LineSet> in_after = HashLines(after);
-    if (!in_after.ok()) return in_after.status();
-    RECONCILE_RETURN_IF_ERROR(WriteLinesNotIn(before, *in_after, out_before, nullptr));
-  }
-  Result<LineSet> in_before = HashLines(before);
-  if (!in_before.ok()) return in_before.status();
-  return WriteLinesNotIn(after, *in_before, out_after, changed);
 }
 
 bool PeekIds(std::string_view line, std::string* device_id, std::string* module_id) {

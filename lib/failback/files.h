@@ -32,15 +32,6 @@ Status RemoveAll(const std::string& path);
 
 bool Exists(const std::string& path);
 
-// Writes the lines of `before` that `after` does not hold (byte for byte) to `out_before`, and the
-// lines of `after` that `before` does not hold to `out_after`. Reading the two outputs 3-way
-// (ReadExportWithBase(out_after, out_before)) gives the same deltas as reading the two inputs,
-// since an identical line is an unchanged record, while only changed records are parsed.
-// Lines are compared without their CR; lines that do not start with '{' are dropped.
-// *changed (if not null) is the number of lines written to out_after.
-Status ChangedLines(const std::string& before, const std::string& after,
-                    const std::string& out_before, const std::string& out_after, uint64_t* changed);
-
 // The key of an ExportImportDevice line read from its text without parsing it: the values of
 // "id" and "moduleId" (empty for a device). False when the text does not hold them plainly
 // (escapes, odd spacing): callers then parse the line.
