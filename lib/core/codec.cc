@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "lib/core/cell_check.h"
+#include "lib/core/encoded_cells.h"
 #include "lib/core/varint.h"
 
 namespace reconcile {
@@ -368,6 +369,31 @@ Result<RecordState> DecodeRecord(std::string_view bytes) {
   }
   return state;
 }
+
+namespace internal {
+
+Status VisitEncodedCells(std::string_view bytes,
+                         const std::function<bool(const EncodedCell&)>& visit) {
+  thread_local WireReader reader;  // its tables and path buffer are kept from record to record
+  RECONCILE_RETURN_IF_ERROR(reader.Open(bytes));
+  while (!reader.done()) {
+    WireCell w;
+    RECONCILE_RETURN_IF_ERROR(reader.Next(&w));
+    if (!visit(EncodedCell{w.parts.path, reader.site_index(), w.parts.has_value, w.parts.value,
+                           w.value_hlc, w.parts.has_cover, w.cover_hlc})) {
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<size_t> EncodedSiteCount(std::string_view bytes) {
+  thread_local WireReader reader;
+  RECONCILE_RETURN_IF_ERROR(reader.Open(bytes));
+  return reader.sites().size();
+}
+
+}  // namespace internal
 
 namespace {
 

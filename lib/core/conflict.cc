@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 
+#include "lib/core/conflict_hint.h"
+#include "lib/core/encoded_cells.h"
 #include "lib/core/hash.h"
 #include "lib/core/winner.h"
 #include "reconcile/operations.h"
@@ -26,10 +28,14 @@ std::optional<ConflictWrite> LastWrite(const Cell& c, Hlc fork) {
 // True when cells of two or more sites were written after the fork point. Every contender of a
 // conflict is such a cell, keyed by its site, so a record without them has no conflict: most
 // records after an outage, which the walk over their paths can then skip.
+bool WroteAfter(bool has_value, Hlc value_hlc, bool has_cover, Hlc cover_hlc, Hlc fork) {
+  return (has_value && value_hlc > fork) || (has_cover && cover_hlc > fork);
+}
+
 bool TwoSitesWroteAfter(const std::vector<Cell>& cells, Hlc fork) {
   const SiteId* first = nullptr;
   for (const Cell& c : cells) {
-    if (!((c.has_value && c.value_hlc > fork) || (c.has_cover && c.cover_hlc > fork))) continue;
+    if (!WroteAfter(c.has_value, c.value_hlc, c.has_cover, c.cover_hlc, fork)) continue;
     if (first == nullptr) {
       first = &c.site;
     } else if (c.site != *first) {
@@ -45,6 +51,31 @@ bool NewerFirst(const ConflictWrite& a, const ConflictWrite& b) {
 }
 
 }  // namespace
+
+namespace internal {
+
+// TwoSitesWroteAfter on the encoded cells; a state of one site needs its header only.
+Result<bool> MayHoldConflicts(std::string_view encoded, Hlc fork) {
+  Result<size_t> sites = EncodedSiteCount(encoded);
+  if (!sites.ok()) return sites.status();
+  if (*sites < 2) return false;
+  bool first_seen = false, two = false;
+  size_t first = 0;
+  Status read = VisitEncodedCells(encoded, [&](const EncodedCell& c) {
+    if (!WroteAfter(c.has_value, c.value_hlc, c.has_cover, c.cover_hlc, fork)) return true;
+    if (!first_seen) {
+      first_seen = true;
+      first = c.site;
+    } else if (c.site != first) {
+      two = true;
+    }
+    return !two;
+  });
+  if (!read.ok()) return read;
+  return two;
+}
+
+}  // namespace internal
 
 Result<std::vector<Conflict>> FindConflicts(KeyKind kind, const RecordState& state,
                                             const MergeView& view) {

@@ -37,6 +37,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "lib/core/conflict_hint.h"
 #include "lib/core/hash.h"
 #include "lib/core/run_beside.h"
 #include "lib/failback/changed_lines.h"
@@ -595,6 +596,11 @@ Status Orchestrator::Plan(StepReport& step) {
     return it == names.end() ? id.ToString() : it->second;
   };
   std::string text;
+  // Most records were written by one site since the fork point, or none: they hold no conflict
+  // and are not decoded for this (DECISIONS P22).
+  first_pass.wants = [&](const Key&, std::string_view encoded) {
+    return internal::MayHoldConflicts(encoded, view.fork_point);
+  };
   first_pass.record = [&](const Key& key, const RecordState& state) -> Status {
     Result<std::vector<Conflict>> found = FindConflicts(key.kind(), state, view);
     if (!found.ok()) return found.status().WithContext(key.ToString());

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/core/encoded_cells.h"
 #include "lib/core/run_beside.h"
 #include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
@@ -24,19 +25,24 @@ constexpr size_t kTextChunk = 512; // records a worker materializes at once (tex
 
 // False when no cell can make capabilities.iotEdge show true, so the record is not an edge
 // device. A shown value is a cell's value (or, union, made of cells' values), and an object is
-// written as a marker with cells below it, so only these cells can show `true` there.
-bool MayBeEdge(const RecordState& state) {
+// written as a marker with cells below it, so only these cells can show `true` there; cells come
+// in path order, so the read stops past them (most of a device's cells are not read).
+Result<bool> MayBeEdge(std::string_view encoded) {
   static const std::string kCaps = "capabilities";
   static const std::string kEdge = kCaps + kPathSeparator + "iotEdge";
-  for (const Cell& cell : state.cells()) {
-    if (!cell.has_value) continue;
+  bool maybe = false;
+  Status read = internal::VisitEncodedCells(encoded, [&](const internal::EncodedCell& cell) {
+    if (cell.path > std::string_view(kEdge)) return false;
+    if (!cell.has_value) return true;
     if (cell.path == kEdge) {
-      if (cell.value != "false") return true;
-    } else if ((cell.path.empty() || cell.path == kCaps) && cell.value != kObjectMarker) {
-      return true;
+      maybe = cell.value != "false";
+    } else if (cell.path.empty() || cell.path == kCaps) {
+      maybe = cell.value != kObjectMarker;
     }
-  }
-  return false;
+    return !maybe;
+  });
+  if (!read.ok()) return read;
+  return maybe;
 }
 
 // A bounded queue of chunks from one thread to another. The writer closes it with its final
@@ -175,19 +181,37 @@ class StoreSource final : public MergedSource,
     if (s.ok() && text_ && !observe && !edges_only_) {
       s = ScanText();
     } else if (s.ok()) {
-      s = store_.Scan(kind, [&](const Key& key, const RecordState& state) -> Status {
-        if (observe) RECONCILE_RETURN_IF_ERROR(observer_->record(key, state));
-        if (edges_only_ && (key.kind() != KeyKind::kDevice || !MayBeEdge(state))) {
-          return Status::Ok();
+      // A record is decoded only when the observer wants it or it is to be yielded.
+      s = store_.ScanEncoded(kind, [&](const Key& key, std::string_view encoded) -> Status {
+        bool show = observe;
+        if (show && observer_->wants) {
+          Result<bool> wanted = observer_->wants(key, encoded);
+          if (!wanted.ok()) return wanted.status().WithContext(key.ToString());
+          show = *wanted;
         }
+        bool yield = true;
+        if (edges_only_) {
+          yield = false;
+          if (key.kind() == KeyKind::kDevice) {
+            Result<bool> edge = MayBeEdge(encoded);
+            if (!edge.ok()) return edge.status().WithContext("decoding " + key.ToString());
+            yield = *edge;
+          }
+        }
+        if (!show && !yield) return Status::Ok();
+        Result<RecordState> state = DecodeRecord(encoded);
+        if (!state.ok()) return state.status().WithContext("decoding " + key.ToString());
+        if (show) RECONCILE_RETURN_IF_ERROR(observer_->record(key, *state));
+        if (!yield) return Status::Ok();
         if (text_) {
-          Result<std::optional<std::string>> text = Materialize(key.kind(), state, view_);
+          Result<std::optional<std::string>> text = Materialize(key.kind(), *state, view_);
           if (!text.ok()) return text.status().WithContext(key.ToString());
-          items.push_back(Item{MergedRecord{key, std::nullopt, state.MaxHlc()}, std::move(*text)});
+          items.push_back(
+              Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text)});
         } else {
-          Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), state, view_);
+          Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), *state, view_);
           if (!doc.ok()) return doc.status().WithContext(key.ToString());
-          items.push_back(Item{MergedRecord{key, std::move(*doc), state.MaxHlc()}, std::nullopt});
+          items.push_back(Item{MergedRecord{key, std::move(*doc), state->MaxHlc()}, std::nullopt});
         }
         return items.size() == kChunk ? hand_over() : Status::Ok();
       });

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "reconcile/iothub.h"
 #include "reconcile/store.h"
@@ -32,13 +33,19 @@ std::unique_ptr<MergedSource> MakeStoreSource(const Store& store);
 MergedSourceFactory StoreSourceFactory(const Store& store);
 
 // Rides along the first scan of a factory's sources, on the scanning thread: runs `before`, then
-// sees every record of the store once, deleted ones included, in key order.
+// sees every record of the store once (or every one it wants), deleted ones included, in key
+// order.
 struct StoreObserver {
   // Called before the scan starts (e.g. Store::Compact) when set; an error is the source's error.
   std::function<Status()> before;
   // Called for each record when set; an error ends the scan and is the source's error.
   std::function<Status(const Key& key, const RecordState& state)> record;
-  // Set when the scan reached the end of the store, so every record has been seen.
+  // When set, `record` is called only for the records this returns true for, judged from their
+  // encoded state (reconcile/codec.h) before it is decoded: the others need no decoding for it.
+  // An error ends the scan and is the source's error.
+  std::function<Result<bool>(const Key& key, std::string_view encoded)> wants;
+  // Set when the scan reached the end of the store, so every record has been seen (or judged by
+  // `wants`).
   bool finished = false;
 };
 
