@@ -112,6 +112,27 @@ Result<std::unique_ptr<Store>> OpenFilled(const std::filesystem::path& path) {
   return store;
 }
 
+// Every record of the store as (key, encoded state), in key order; empty on an error.
+std::vector<std::pair<std::string, std::string>> EveryRecord(const Store& store) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Status scanned = store.Scan(std::nullopt, [&](const Key& key, const RecordState& state) {
+    out.emplace_back(key.ToString(), EncodeRecord(state));
+    return Status::Ok();
+  });
+  if (!scanned.ok()) out.clear();
+  return out;
+}
+
+// Reads a source to its end: its error, if any.
+Status Drain(MergedSource& src) {
+  MergedRecord rec{Dev("x"), std::nullopt, 0};
+  while (true) {
+    Result<bool> got = src.Next(&rec);
+    if (!got.ok()) return got.status();
+    if (!*got) return Status::Ok();
+  }
+}
+
 TEST(StoreSource, EdgeFilterKeepsEveryEdgeDeviceAndSkipsModules) {
   TempDir dir;
   const int rc = InChild([&]() -> int {
@@ -220,12 +241,8 @@ TEST(StoreSource, ObserverSeesEveryRecordOnceDuringTheFirstPass) {
   const int rc = InChild([&]() -> int {
     Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    std::vector<std::pair<std::string, std::string>> want;
-    Status scanned = (*store)->Scan(std::nullopt, [&](const Key& key, const RecordState& state) {
-      want.emplace_back(key.ToString(), EncodeRecord(state));
-      return Status::Ok();
-    });
-    if (!scanned.ok() || want.size() < 8) return 4;
+    const std::vector<std::pair<std::string, std::string>> want = EveryRecord(**store);
+    if (want.size() < 8) return 4;
 
     std::vector<std::pair<std::string, std::string>> seen;
     int before_calls = 0;
@@ -271,14 +288,6 @@ TEST(StoreSource, ObserverErrorsEndTheScan) {
   const int rc = InChild([&]() -> int {
     Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    auto drain = [](MergedSource& src) -> Status {
-      MergedRecord rec{Dev("x"), std::nullopt, 0};
-      while (true) {
-        Result<bool> got = src.Next(&rec);
-        if (!got.ok()) return got.status();
-        if (!*got) return Status::Ok();
-      }
-    };
     {
       int calls = 0;
       StoreObserver observer;
@@ -287,7 +296,7 @@ TEST(StoreSource, ObserverErrorsEndTheScan) {
       };
       Result<std::unique_ptr<MergedSource>> src = StoreSourceFactory(**store, &observer)();
       if (!src.ok()) return 4;
-      Status s = drain(**src);
+      Status s = Drain(**src);
       if (!s.IsCorruption() || s.message().find("third") == std::string::npos) return 5;
       if (observer.finished || calls != 3) return 6;
     }
@@ -301,7 +310,7 @@ TEST(StoreSource, ObserverErrorsEndTheScan) {
       };
       Result<std::unique_ptr<MergedSource>> src = StoreSourceFactory(**store, &observer)();
       if (!src.ok()) return 7;
-      if (drain(**src).code() != Code::kIoError || observer.finished || calls != 0) return 8;
+      if (Drain(**src).code() != Code::kIoError || observer.finished || calls != 0) return 8;
     }
     {
       StoreObserver observer;
@@ -315,7 +324,7 @@ TEST(StoreSource, ObserverErrorsEndTheScan) {
       // A later source of the factory does not call the observer.
       observer.record = [](const Key&, const RecordState&) { return Status::Internal("again"); };
       Result<std::unique_ptr<MergedSource>> again = factory();
-      if (!again.ok() || !drain(**again).ok()) return 11;
+      if (!again.ok() || !Drain(**again).ok()) return 11;
     }
     return 0;
   });
@@ -331,20 +340,8 @@ TEST(StoreSource, ObserverSeesOnlyTheRecordsItWants) {
   const int rc = InChild([&]() -> int {
     Result<std::unique_ptr<Store>> store = OpenFilled(dir / "store");
     if (!store.ok()) return 2;
-    std::vector<std::pair<std::string, std::string>> all;
-    Status scanned = (*store)->Scan(std::nullopt, [&](const Key& key, const RecordState& state) {
-      all.emplace_back(key.ToString(), EncodeRecord(state));
-      return Status::Ok();
-    });
-    if (!scanned.ok() || all.size() < 8) return 4;
-    auto drain = [](MergedSource& src) -> Status {
-      MergedRecord rec{Dev("x"), std::nullopt, 0};
-      while (true) {
-        Result<bool> got = src.Next(&rec);
-        if (!got.ok()) return got.status();
-        if (!*got) return Status::Ok();
-      }
-    };
+    const std::vector<std::pair<std::string, std::string>> all = EveryRecord(**store);
+    if (all.size() < 8) return 4;
     {
       std::vector<std::pair<std::string, std::string>> judged, seen;
       StoreObserver observer;
@@ -363,7 +360,7 @@ TEST(StoreSource, ObserverSeesOnlyTheRecordsItWants) {
       auto* filter = dynamic_cast<iothub::EdgeScanFilter*>(src->get());
       if (filter == nullptr) return 6;
       filter->OnlyPossibleEdges();  // as in the plan's first pass
-      if (!drain(**src).ok() || !observer.finished) return 7;
+      if (!Drain(**src).ok() || !observer.finished) return 7;
       if (judged != all) return 8;  // every record judged once, in key order
       std::vector<std::pair<std::string, std::string>> want;
       for (size_t i = 0; i < all.size(); i += 2) want.push_back(all[i]);
@@ -379,7 +376,7 @@ TEST(StoreSource, ObserverSeesOnlyTheRecordsItWants) {
       observer.record = [](const Key&, const RecordState&) { return Status::Ok(); };
       Result<std::unique_ptr<MergedSource>> src = StoreSourceFactory(**store, &observer)();
       if (!src.ok()) return 10;
-      Status s = drain(**src);
+      Status s = Drain(**src);
       if (!s.IsCorruption() || s.message().find("second") == std::string::npos) return 11;
       if (observer.finished || calls != 2) return 12;
     }
