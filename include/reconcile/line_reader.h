@@ -40,6 +40,9 @@ struct LineReaderOptions {
   size_t max_line_bytes = size_t{16} << 20;
   // Size of the read buffer. Default 256 KiB. REQUIRES: > 0.
   size_t buffer_bytes = size_t{256} << 10;
+  // The file rejects name (Reject::file), when not the one read: a file that holds some of
+  // another file's lines at their line numbers (the failback's changed lines) names that file.
+  std::string shown_as;
 };
 
 // One line returned by LineReader::Next. `text` points into the reader and stays valid until the
@@ -90,6 +93,10 @@ class LineReader {
   std::unique_ptr<LineReader> Reopen() const;
 
   const std::string& name() const { return name_; }
+  // The file its rejects name: options.shown_as, else name().
+  const std::string& shown_as() const {
+    return options_.shown_as.empty() ? name_ : options_.shown_as;
+  }
   const LineStats& stats() const { return stats_; }
   const LineReaderOptions& options() const { return options_; }
 

@@ -1,8 +1,8 @@
 // The lines two exports do not share (changed_lines.h).
 //
 // Both files are read once, at the same time, into (hash, offset) per line; the hashes of `after`
-// go into an open-addressing table; the lines to write are read again by offset, in order, through
-// a window that moves forward (few changed lines: a read each; many: the file once more).
+// go into an open-addressing table; the lines kept are read again by offset, in order, through a
+// window that moves forward (few changed lines: a read each; many: the file once more).
 #include "lib/failback/changed_lines.h"
 
 #include <fcntl.h>
@@ -45,8 +45,9 @@ bool AsJsonLine(std::string_view* line) {
 }
 
 struct Entry {
-  LineHash hash;
+  LineHash hash;    // JSON lines only
   uint64_t offset;  // where the line starts in its file
+  bool json;
 };
 
 Status IoError(const std::string& what, const std::string& path) {
@@ -86,8 +87,8 @@ ssize_t ReadAt(int fd, char* into, size_t size, uint64_t offset) {
   }
 }
 
-// The JSON lines of `path` with their hashes and offsets, in order, read once from start to end
-// through a buffer of `buffer_bytes` (doubled while one line does not fit).
+// The lines of `path` with their offsets (and the JSON lines' hashes), in order, read once from
+// start to end through a buffer of `buffer_bytes` (doubled while one line does not fit).
 Status ScanLines(const std::string& path, size_t buffer_bytes, std::vector<Entry>* out) {
   Fd fd;
   RECONCILE_RETURN_IF_ERROR(fd.OpenToRead(path));
@@ -96,11 +97,11 @@ Status ScanLines(const std::string& path, size_t buffer_bytes, std::vector<Entry
   size_t filled = 0;     // bytes in buf, from the start of the first line not yet handed out
   uint64_t offset = 0;   // the file offset of buf[0]
   auto add = [&](std::string_view line, uint64_t at) -> Status {
-    if (!AsJsonLine(&line)) return Status::Ok();
     if (out->size() == std::numeric_limits<uint32_t>::max()) {
       return Status::InvalidInput("'" + path + "' has more than 4,294,967,294 lines");
     }
-    out->push_back(Entry{HashLine(line), at});
+    const bool json = AsJsonLine(&line);
+    out->push_back(Entry{json ? HashLine(line) : LineHash{}, at, json});
     return Status::Ok();
   };
   while (true) {
@@ -125,8 +126,8 @@ Status ScanLines(const std::string& path, size_t buffer_bytes, std::vector<Entry
   return Status::Ok();
 }
 
-// The entries of `after` by hash: an open-addressing table of entry indices, the first entry of
-// each hash; First(i) is the first entry with entry i's hash.
+// The JSON entries of `after` by hash: an open-addressing table of entry indices, the first entry
+// of each hash; First(i) is the first entry with JSON entry i's hash.
 class HashIndex {
  public:
   static constexpr size_t kNone = std::numeric_limits<size_t>::max();
@@ -137,6 +138,7 @@ class HashIndex {
     slots_.assign(capacity, 0);
     mask_ = capacity - 1;
     for (size_t i = 0; i < entries.size(); ++i) {
+      if (!entries[i].json) continue;
       size_t slot = entries[i].hash.a & mask_;
       while (slots_[slot] != 0 && entries_[slots_[slot] - 1].hash != entries[i].hash) {
         slot = (slot + 1) & mask_;
@@ -169,14 +171,17 @@ class LineRereader {
 
   Status Open() { return fd_.OpenToRead(path_); }
 
-  // The line of `entry`, checked against its hash.
+  // The line of `entry` (without its CR), checked against its hash (or, not JSON, still not JSON).
   Result<std::string_view> Line(const Entry& entry) {
     std::string_view line;
     if (!InWindow(entry.offset, &line)) {
       RECONCILE_RETURN_IF_ERROR(Refill(entry.offset));
       if (!InWindow(entry.offset, &line)) return Changed(entry.offset);
     }
-    if (!AsJsonLine(&line) || !(HashLine(line) == entry.hash)) return Changed(entry.offset);
+    const bool json = AsJsonLine(&line);
+    if (json != entry.json || (json && !(HashLine(line) == entry.hash))) {
+      return Changed(entry.offset);
+    }
     return line;
   }
 
@@ -284,31 +289,32 @@ class LineFileWriter {
   std::string pending_;
 };
 
-// Writes the lines of `entries` (read again from `path`) that `keep` selects, in order.
+// Writes a line for each of `entries`: the line itself (read again from `path`) where `keep`
+// says so, else an empty one.
 template <typename Keep>
-Result<uint64_t> WriteLines(const std::string& path, const std::vector<Entry>& entries,
-                            size_t buffer_bytes, const std::string& to, Keep&& keep) {
+Status WriteLines(const std::string& path, const std::vector<Entry>& entries, size_t buffer_bytes,
+                  const std::string& to, Keep&& keep) {
   LineRereader lines(path, buffer_bytes);
   RECONCILE_RETURN_IF_ERROR(lines.Open());
   LineFileWriter out(to);
   RECONCILE_RETURN_IF_ERROR(out.Open());
-  uint64_t written = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (!keep(i)) continue;
+    if (!keep(i)) {
+      RECONCILE_RETURN_IF_ERROR(out.Add(std::string_view()));
+      continue;
+    }
     Result<std::string_view> line = lines.Line(entries[i]);
     if (!line.ok()) return line.status();
     RECONCILE_RETURN_IF_ERROR(out.Add(*line));
-    ++written;
   }
-  RECONCILE_RETURN_IF_ERROR(out.Finish());
-  return written;
+  return out.Finish();
 }
 
 }  // namespace
 
 Status ChangedLines(const std::string& before, const std::string& after,
-                    const std::string& out_before, const std::string& out_after, uint64_t* changed,
-                    size_t buffer_bytes) {
+                    const std::string& out_before, const std::string& out_after,
+                    ChangedLineCounts* counts, size_t buffer_bytes) {
   buffer_bytes = std::max<size_t>(buffer_bytes, 1);
   std::vector<Entry> before_lines, after_lines;
   std::future<Status> before_scanned =
@@ -320,17 +326,22 @@ Status ChangedLines(const std::string& before, const std::string& after,
 
   const HashIndex index(after_lines);
   std::vector<bool> in_before(after_lines.size(), false);  // by an `after` hash's first entry
-  Result<uint64_t> gone = WriteLines(before, before_lines, buffer_bytes, out_before, [&](size_t i) {
-    const size_t at = index.Find(before_lines[i].hash);
-    if (at == HashIndex::kNone) return true;
-    in_before[at] = true;
-    return false;
-  });
-  if (!gone.ok()) return gone.status();
-  Result<uint64_t> written = WriteLines(after, after_lines, buffer_bytes, out_after,
-                                        [&](size_t i) { return !in_before[index.First(i)]; });
-  if (!written.ok()) return written.status();
-  if (changed != nullptr) *changed = *written;
+  RECONCILE_RETURN_IF_ERROR(
+      WriteLines(before, before_lines, buffer_bytes, out_before, [&](size_t i) {
+        if (!before_lines[i].json) return true;
+        const size_t at = index.Find(before_lines[i].hash);
+        if (at == HashIndex::kNone) return true;
+        in_before[at] = true;
+        return false;
+      }));
+  ChangedLineCounts found;
+  RECONCILE_RETURN_IF_ERROR(WriteLines(after, after_lines, buffer_bytes, out_after, [&](size_t i) {
+    if (!after_lines[i].json) return true;
+    const bool changed = !in_before[index.First(i)];
+    ++(changed ? found.changed : found.unchanged);
+    return changed;
+  }));
+  if (counts != nullptr) *counts = found;
   return Status::Ok();
 }
 

@@ -214,6 +214,14 @@ class Orchestrator {
     return FileRejectSink::Open(WorkPath("rejects/" + step + ".txt"));
   }
 
+  // `after` read 3-way against `before` through their changed lines (ChangedLines, written to
+  // `dir`/before.txt and `dir`/changed.txt: DECISIONS P23, P24): only records whose lines differ
+  // are parsed; rejects name the inputs' files and lines; lines of `after` equal to one of
+  // `before` are counted unchanged. For an export read against the one it came from.
+  Result<ReadStats> ReadChanged(const std::string& before, const std::string& after,
+                                const std::string& dir, const ExportReadOptions& ro,
+                                RejectSink* rejects, const DeltaSink& sink);
+
   Status IngestPrimary(StepReport& step);
   Status IngestSecondary(StepReport& step);
   Status IngestEvents(StepReport& step);
@@ -406,6 +414,27 @@ Status Orchestrator::RunStep(const std::string& name,
   return Status::Ok();
 }
 
+Result<ReadStats> Orchestrator::ReadChanged(const std::string& before, const std::string& after,
+                                            const std::string& dir, const ExportReadOptions& ro,
+                                            RejectSink* rejects, const DeltaSink& sink) {
+  RECONCILE_RETURN_IF_ERROR(failback::MakeDirs(dir));
+  const std::string changed_before = dir + "/before.txt";
+  const std::string changed_after = dir + "/changed.txt";
+  failback::ChangedLineCounts counts;
+  RECONCILE_RETURN_IF_ERROR(
+      failback::ChangedLines(before, after, changed_before, changed_after, &counts));
+  LineReaderOptions before_options, after_options;
+  before_options.shown_as = before;
+  after_options.shown_as = after;
+  Result<std::unique_ptr<LineReader>> base = LineReader::Open(changed_before, before_options);
+  if (!base.ok()) return base.status();
+  Result<std::unique_ptr<LineReader>> snapshot = LineReader::Open(changed_after, after_options);
+  if (!snapshot.ok()) return snapshot.status();
+  Result<ReadStats> r = ReadExportWithBase(**snapshot, **base, ro, rejects, sink);
+  if (r.ok()) r->unchanged += counts.unchanged;
+  return r;
+}
+
 // ---- steps ------------------------------------------------------------------------------------
 
 Status Orchestrator::IngestPrimary(StepReport& step) {
@@ -435,15 +464,8 @@ Status Orchestrator::IngestPrimary(StepReport& step) {
     if (!b.ok()) return b.status().WithContext(o_.base_export);
     records += b->records;
     // Only lines that differ from the backup's can hold a change: read those 3-way.
-    const std::string changed_base = WorkPath("exports/primary-vs-base.base.txt");
-    const std::string changed_snap = WorkPath("exports/primary-vs-base.changed.txt");
-    RECONCILE_RETURN_IF_ERROR(
-        failback::ChangedLines(o_.base_export, path, changed_base, changed_snap, nullptr));
-    Result<std::unique_ptr<LineReader>> base2 = LineReader::Open(changed_base);
-    if (!base2.ok()) return base2.status();
-    Result<std::unique_ptr<LineReader>> changed = LineReader::Open(changed_snap);
-    if (!changed.ok()) return changed.status();
-    Result<ReadStats> p = ReadExportWithBase(**changed, **base2, ro, rejects->get(), ingest.Sink());
+    Result<ReadStats> p = ReadChanged(o_.base_export, path, WorkPath("exports/primary-vs-base"),
+                                      ro, rejects->get(), ingest.Sink());
     if (!p.ok()) return p.status().WithContext(path);
     rejected += p->rejected;
     records += p->records;
@@ -476,9 +498,12 @@ Status Orchestrator::IngestSecondary(StepReport& step) {
   ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
   Result<ReadStats> r = Status::Internal("unset");
   if (!o_.base_export.empty()) {
+    // Read whole, not through ChangedLines: the secondary was seeded from the backup by an
+    // import, so its own ETags make nearly every line differ from the backup's (DECISIONS P24).
     Result<std::unique_ptr<LineReader>> base = LineReader::Open(o_.base_export);
     if (!base.ok()) return base.status();
-    // The base's own rejects were reported with the primary's ingest.
+    // The base is read whole here, its rejects with it (the primary's ingest reported those of
+    // its lines that differ from the primary's).
     r = ReadExportWithBase(**snapshot, **base, ro, rejects->get(), ingest.Sink());
   } else {
     r = ReadExport(**snapshot, ro, rejects->get(), ingest.Sink());
@@ -728,19 +753,14 @@ Status Orchestrator::Retry(StepReport& step) {
       }
       Result<std::unique_ptr<FileRejectSink>> rejects = Rejects("retry-" + std::to_string(round));
       if (!rejects.ok()) return rejects.status();
-      // Only lines that differ from the previous export can hold a change.
-      RECONCILE_RETURN_IF_ERROR(failback::ChangedLines(previous_export, fresh, dir + "/before.txt",
-                                                       dir + "/changed.txt", nullptr));
-      Result<std::unique_ptr<LineReader>> snap = LineReader::Open(dir + "/changed.txt");
-      Result<std::unique_ptr<LineReader>> base = LineReader::Open(dir + "/before.txt");
-      if (!snap.ok()) return snap.status();
-      if (!base.ok()) return base.status();
       ExportReadOptions ro;
       ro.site = o_.primary_site;
       ro.observed_at = at;
       ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
       Ingest ingest(*store_);
-      Result<ReadStats> r = ReadExportWithBase(**snap, **base, ro, rejects->get(), ingest.Sink());
+      // Only lines that differ from the previous export can hold a change.
+      Result<ReadStats> r =
+          ReadChanged(previous_export, fresh, dir, ro, rejects->get(), ingest.Sink());
       if (!r.ok()) return r.status().WithContext(fresh);
       RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
       RECONCILE_RETURN_IF_ERROR(
@@ -886,13 +906,6 @@ Status Orchestrator::Verify(StepReport& step) {
           store_->Apply({}, std::vector<MetaPut>{{"failback/verify/at", std::to_string(at)}});
       if (!r.ok()) return r.status();
     }
-    RECONCILE_RETURN_IF_ERROR(failback::ChangedLines(last_export_, path,
-                                                     WorkPath("verify/before.txt"),
-                                                     WorkPath("verify/changed.txt"), nullptr));
-    Result<std::unique_ptr<LineReader>> snap = LineReader::Open(WorkPath("verify/changed.txt"));
-    Result<std::unique_ptr<LineReader>> base = LineReader::Open(WorkPath("verify/before.txt"));
-    if (!snap.ok()) return snap.status();
-    if (!base.ok()) return base.status();
     Result<std::unique_ptr<FileRejectSink>> rejects = Rejects("verify");
     if (!rejects.ok()) return rejects.status();
     ExportReadOptions ro;
@@ -900,7 +913,8 @@ Status Orchestrator::Verify(StepReport& step) {
     ro.observed_at = at;
     ro.scratch_dir = o_.work_dir;  // a 3-way read's index, past its memory budget
     Ingest ingest(*store_);
-    Result<ReadStats> r = ReadExportWithBase(**snap, **base, ro, rejects->get(), ingest.Sink());
+    Result<ReadStats> r =
+        ReadChanged(last_export_, path, WorkPath("verify"), ro, rejects->get(), ingest.Sink());
     if (!r.ok()) return r.status().WithContext(path);
     RECONCILE_RETURN_IF_ERROR((*rejects)->Close());
     caught_up = r->records;

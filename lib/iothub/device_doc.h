@@ -152,7 +152,7 @@ inline Status SendInvalid(const LineReader& reader, const Line& line,
   ++*(held ? quarantined : rejected);
   RejectSink* to = held && quarantine != nullptr ? quarantine : rejects;
   if (to == nullptr) return Status::Ok();
-  Reject r{reader.name(), line.number, invalid->reason, std::move(invalid->detail)};
+  Reject r{reader.shown_as(), line.number, invalid->reason, std::move(invalid->detail)};
   return to->Add(r, line.text);
 }
 

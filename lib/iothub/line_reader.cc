@@ -174,7 +174,7 @@ Result<bool> LineReader::Next(Line* line, RejectSink* rejects) {
     if (too_long) {
       ++stats_.rejected;
       if (rejects) {
-        Reject r{name_, number_, RejectReason::kLineTooLong,
+        Reject r{shown_as(), number_, RejectReason::kLineTooLong,
                  "line is longer than " + std::to_string(options_.max_line_bytes) + " bytes"};
         RECONCILE_RETURN_IF_ERROR(rejects->Add(r, std::string_view()));
       }
@@ -194,7 +194,7 @@ Result<bool> LineReader::Next(Line* line, RejectSink* rejects) {
       ++stats_.rejected;
       if (rejects) {
         const size_t at = static_cast<size_t>(static_cast<const char*>(nul) - text.data());
-        Reject r{name_, number_, RejectReason::kBinaryData,
+        Reject r{shown_as(), number_, RejectReason::kBinaryData,
                  "NUL byte at byte " + std::to_string(at) +
                      " (binary, compressed or UTF-16 input is not JSON Lines)"};
         RECONCILE_RETURN_IF_ERROR(rejects->Add(r, text));
@@ -205,7 +205,7 @@ Result<bool> LineReader::Next(Line* line, RejectSink* rejects) {
     if (!IsValidUtf8(text, &bad)) {
       ++stats_.rejected;
       if (rejects) {
-        Reject r{name_, number_, RejectReason::kInvalidUtf8,
+        Reject r{shown_as(), number_, RejectReason::kInvalidUtf8,
                  "invalid UTF-8 at byte " + std::to_string(bad)};
         RECONCILE_RETURN_IF_ERROR(rejects->Add(r, text));
       }

@@ -1,11 +1,13 @@
-// ChangedLines against a model of what it promises: the lines of each file the other does not
-// hold, in order, repeats kept, CR dropped, non-JSON lines dropped. A rapidcheck property over
-// random files (blank and non-JSON lines, CRs, leading blanks, repeats, no final newline, lines
-// far longer than the read buffer) read with buffers from 1 byte up; and the errors a caller sees.
+// ChangedLines against a model of what it promises: each file's lines at their line numbers, CR
+// dropped, with the JSON lines the other file holds made empty. A rapidcheck property over random
+// files (blank and non-JSON lines, CRs, leading blanks, repeats, no final newline, lines far
+// longer than the read buffer) read with buffers from 1 byte up; a 3-way read of the outputs
+// whose rejects name the inputs' files and lines; and the errors a caller sees.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
@@ -13,6 +15,11 @@
 
 #include "lib/failback/changed_lines.h"
 #include "lib/failback/files.h"
+#include "reconcile/clock.h"
+#include "reconcile/codec.h"
+#include "reconcile/iothub.h"
+#include "reconcile/line_reader.h"
+#include "reconcile/reject.h"
 #include "tests/failback/test_util.h"
 
 namespace reconcile::failback {
@@ -31,9 +38,8 @@ std::string ReadRaw(const std::string& path) {
   return *text;
 }
 
-// The model: a file's lines as ChangedLines compares them (split at '\n', one CR dropped, only
-// those whose first byte after spaces and tabs is '{').
-std::vector<std::string> JsonLines(const std::string& bytes) {
+// The model: a file's lines (split at '\n', one CR dropped).
+std::vector<std::string> LinesOf(const std::string& bytes) {
   std::vector<std::string> out;
   size_t from = 0;
   while (from < bytes.size()) {
@@ -42,21 +48,36 @@ std::vector<std::string> JsonLines(const std::string& bytes) {
     std::string line = bytes.substr(from, nl - from);
     from = nl + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    const size_t first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && line[first] == '{') out.push_back(line);
+    out.push_back(line);
   }
   return out;
 }
 
-std::string LinesNotIn(const std::vector<std::string>& lines, const std::vector<std::string>& other,
-                       uint64_t* count) {
-  const std::set<std::string> skip(other.begin(), other.end());
+bool IsJsonLine(const std::string& line) {
+  const size_t first = line.find_first_not_of(" \t");
+  return first != std::string::npos && line[first] == '{';
+}
+
+// `lines` with each JSON line that `other` holds made empty; counts of JSON lines kept and made
+// empty.
+std::string Blanked(const std::vector<std::string>& lines, const std::vector<std::string>& other,
+                    ChangedLineCounts* counts) {
+  std::set<std::string> json_in_other;
+  for (const std::string& line : other) {
+    if (IsJsonLine(line)) json_in_other.insert(line);
+  }
   std::string out;
-  *count = 0;
+  *counts = {};
   for (const std::string& line : lines) {
-    if (skip.count(line) > 0) continue;
+    if (IsJsonLine(line)) {
+      const bool held = json_in_other.count(line) > 0;
+      ++(held ? counts->unchanged : counts->changed);
+      if (held) {
+        out += "\n";
+        continue;
+      }
+    }
     out += line + "\n";
-    ++*count;
   }
   return out;
 }
@@ -91,16 +112,17 @@ RC_GTEST_PROP(ChangedLinesProperty, WritesTheLinesTheOtherFileLacks, ()) {
   TempDir dir;
   WriteRaw(dir / "before.txt", before_bytes);
   WriteRaw(dir / "after.txt", after_bytes);
-  uint64_t changed = 12345;
+  ChangedLineCounts counts{12345, 678};
   const Status s = ChangedLines(dir / "before.txt", dir / "after.txt", dir / "out-before.txt",
-                                dir / "out-after.txt", &changed, buffer);
+                                dir / "out-after.txt", &counts, buffer);
   RC_ASSERT(s.ok());
-  const std::vector<std::string> before = JsonLines(before_bytes);
-  const std::vector<std::string> after = JsonLines(after_bytes);
-  uint64_t gone = 0, added = 0;
-  RC_ASSERT(ReadRaw(dir / "out-before.txt") == LinesNotIn(before, after, &gone));
-  RC_ASSERT(ReadRaw(dir / "out-after.txt") == LinesNotIn(after, before, &added));
-  RC_ASSERT(changed == added);
+  const std::vector<std::string> before = LinesOf(before_bytes);
+  const std::vector<std::string> after = LinesOf(after_bytes);
+  ChangedLineCounts before_counts, after_counts;
+  RC_ASSERT(ReadRaw(dir / "out-before.txt") == Blanked(before, after, &before_counts));
+  RC_ASSERT(ReadRaw(dir / "out-after.txt") == Blanked(after, before, &after_counts));
+  RC_ASSERT(counts.changed == after_counts.changed);
+  RC_ASSERT(counts.unchanged == after_counts.unchanged);
   RC_ASSERT(!Exists(dir / "out-before.txt.tmp"));
   RC_ASSERT(!Exists(dir / "out-after.txt.tmp"));
 }
@@ -108,23 +130,96 @@ RC_GTEST_PROP(ChangedLinesProperty, WritesTheLinesTheOtherFileLacks, ()) {
 TEST(ChangedLines, ReplacesOldOutputsAndCountsTheChangedLines) {
   TempDir dir;
   WriteRaw(dir / "before.txt", "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
-  WriteRaw(dir / "after.txt", "{\"id\":\"a\"}\r\n{\"id\":\"b\",\"x\":1}\n{\"id\":\"d\"}");
+  WriteRaw(dir / "after.txt",
+           "{\"id\":\"a\"}\r\n# note\n{\"id\":\"b\",\"x\":1}\n{\"id\":\"d\"}");
   WriteRaw(dir / "ob.txt", "stale\n");
   WriteRaw(dir / "oa.txt", "stale\n");
-  uint64_t changed = 0;
+  ChangedLineCounts counts;
   ASSERT_TRUE(
-      ChangedLines(dir / "before.txt", dir / "after.txt", dir / "ob.txt", dir / "oa.txt", &changed)
+      ChangedLines(dir / "before.txt", dir / "after.txt", dir / "ob.txt", dir / "oa.txt", &counts)
           .ok());
-  EXPECT_EQ(ReadRaw(dir / "ob.txt"), "{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
-  EXPECT_EQ(ReadRaw(dir / "oa.txt"), "{\"id\":\"b\",\"x\":1}\n{\"id\":\"d\"}\n");
-  EXPECT_EQ(changed, 2u);
-  // Identical files: both outputs empty.
+  EXPECT_EQ(ReadRaw(dir / "ob.txt"), "\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
+  EXPECT_EQ(ReadRaw(dir / "oa.txt"), "\n# note\n{\"id\":\"b\",\"x\":1}\n{\"id\":\"d\"}\n");
+  EXPECT_EQ(counts.changed, 2u);
+  EXPECT_EQ(counts.unchanged, 1u);
+  // Identical files: every line made empty.
   ASSERT_TRUE(ChangedLines(dir / "before.txt", dir / "before.txt", dir / "ob.txt", dir / "oa.txt",
-                           &changed)
+                           &counts)
                   .ok());
-  EXPECT_EQ(ReadRaw(dir / "ob.txt"), "");
-  EXPECT_EQ(ReadRaw(dir / "oa.txt"), "");
-  EXPECT_EQ(changed, 0u);
+  EXPECT_EQ(ReadRaw(dir / "ob.txt"), "\n\n\n");
+  EXPECT_EQ(ReadRaw(dir / "oa.txt"), "\n\n\n");
+  EXPECT_EQ(counts.changed, 0u);
+  EXPECT_EQ(counts.unchanged, 3u);
+}
+
+// What a 3-way read gives: its deltas (key and encoded state) and its rejects ("file:line:
+// reason").
+struct ReadResult {
+  std::vector<std::pair<std::string, std::string>> deltas;
+  std::vector<std::string> rejects;
+  uint64_t unchanged = 0;
+};
+
+ReadResult Read3Way(const std::string& snapshot, const std::string& base,
+                    LineReaderOptions snapshot_options = {}, LineReaderOptions base_options = {}) {
+  Result<std::unique_ptr<LineReader>> snap = LineReader::Open(snapshot, snapshot_options);
+  Result<std::unique_ptr<LineReader>> before = LineReader::Open(base, base_options);
+  EXPECT_TRUE(snap.ok() && before.ok());
+  if (!snap.ok() || !before.ok()) return {};
+  ExportReadOptions options;
+  options.site = "secondary";
+  options.observed_at = MakeHlc(1800000000000, 0);
+  ReadResult out;
+  RejectCollector rejects;
+  Result<ReadStats> stats =
+      ReadExportWithBase(**snap, **before, options, &rejects, [&](const Key& key, RecordState d) {
+        out.deltas.emplace_back(key.ToString(), EncodeRecord(d));
+        return Status::Ok();
+      });
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  if (stats.ok()) out.unchanged = stats->unchanged;
+  for (const Reject& r : rejects.rejects()) {
+    out.rejects.push_back(r.file + ":" + std::to_string(r.line) + ":" +
+                          std::string(RejectReasonName(r.reason)));
+  }
+  std::sort(out.rejects.begin(), out.rejects.end());
+  return out;
+}
+
+// The 3-way read of the outputs gives the deltas of the 3-way read of the inputs, and its rejects
+// name the inputs' files and lines (a bad line, a line with a NUL byte, an unchanged line and a
+// changed one, a delete and a create).
+TEST(ChangedLines, ReadThreeWayTheyGiveTheInputsDeltasAndRejects) {
+  TempDir dir;
+  auto device = [](const std::string& id, const std::string& rate) {
+    return R"({"id":")" + id + R"(","eTag":"e","status":"enabled","authentication":{"type":"sas"},)" +
+           R"("capabilities":{"iotEdge":false},"tags":{},"properties":{"desired":{"rate":)" + rate +
+           "}}}";
+  };
+  WriteRaw(dir / "base.txt", device("a", "1") + "\n" + device("b", "1") + "\n" +
+                                 device("gone", "1") + "\n" + device("c", "1") + "\n");
+  WriteRaw(dir / "snap.txt", device("a", "1") + "\n" + R"({"id":"b","eTag":)" + "\n" +
+                                 std::string("x\0y", 3) + "\n" + device("c", "2") + "\r\n" +
+                                 device("new", "5") + "\n");
+  ChangedLineCounts counts;
+  ASSERT_TRUE(ChangedLines(dir / "base.txt", dir / "snap.txt", dir / "changed-base.txt",
+                           dir / "changed-snap.txt", &counts)
+                  .ok());
+  EXPECT_EQ(counts.changed, 3u);  // b's bad line, c, new
+  EXPECT_EQ(counts.unchanged, 1u);
+  LineReaderOptions snap_options, base_options;
+  snap_options.shown_as = dir / "snap.txt";
+  base_options.shown_as = dir / "base.txt";
+  const ReadResult whole = Read3Way(dir / "snap.txt", dir / "base.txt");
+  const ReadResult changed =
+      Read3Way(dir / "changed-snap.txt", dir / "changed-base.txt", snap_options, base_options);
+  EXPECT_EQ(changed.deltas, whole.deltas);
+  EXPECT_EQ(changed.rejects, whole.rejects);
+  EXPECT_EQ(changed.unchanged + counts.unchanged, whole.unchanged);
+  EXPECT_EQ(whole.rejects.size(), 2u);  // the bad line (2) and the NUL byte (3), of snap.txt
+  for (const std::string& r : whole.rejects) {
+    EXPECT_EQ(r.rfind(dir / "snap.txt:", 0), 0u) << r;
+  }
 }
 
 TEST(ChangedLines, AMissingInputIsAnErrorNamingItAndWritesNothing) {

@@ -113,6 +113,44 @@ TEST(Orchestrator, WithoutBaseEverySnapshotFieldIsAWriteAndStillConverges) {
   EXPECT_EQ(plan.find("primaryKey"), std::string::npos);
 }
 
+// The primary's export is read through its changed lines (only lines that differ from the
+// backup's), yet a bad line in it is rejected with the export's own name and line number, and the
+// records around it are still read: the run gets through its steps.
+TEST(Orchestrator, ABadLineInThePrimarysExportIsRejectedAtItsOwnLine) {
+  Prepared p(60, 12);
+  auto primary = p.Hub(true);
+  auto secondary = p.Hub(false);
+  ASSERT_TRUE(primary.ok() && secondary.ok());
+  FailbackOptions o = failback::DrillFailbackOptions(p.drill.work_dir);
+  o.primary = primary->get();
+  o.secondary = secondary->get();
+  // The export as if taken before a crash (the orchestrator keeps it), with line 4 broken.
+  const std::string exported = o.work_dir + "/exports/primary.txt";
+  std::filesystem::create_directories(o.work_dir + "/exports");
+  ASSERT_TRUE((*primary)->Export(exported).ok());
+  std::vector<std::string> lines = failback_test::Lines(ReadAll(exported));
+  ASSERT_GT(lines.size(), 10u);
+  lines[3] = R"({"id":"broken-line","eTag":)";
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  failback_test::WriteAll(exported, text);
+  std::vector<std::string> finished;
+  o.on_step = [&](const std::string& step, bool done) {
+    if (done) finished.push_back(step);
+  };
+  auto report = RunFailback(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(finished.size(), 7u);
+  // Once as the primary's line, once more when the retry reads the fresh export against it.
+  EXPECT_EQ(report->rejected_lines, 2u) << FormatFailbackReport(*report, false);
+  for (const char* step : {"ingest-primary", "retry-1"}) {
+    const std::string rejects = ReadAll(o.work_dir + "/rejects/" + step + ".txt");
+    EXPECT_NE(rejects.find("# reject file=" + exported + " line=4 "), std::string::npos)
+        << step << ": " << rejects;
+    EXPECT_NE(rejects.find("broken-line"), std::string::npos) << step << ": " << rejects;
+  }
+}
+
 // Twin reads carry the site of the hub they were read from: the primary's later desired value
 // wins over the secondary's earlier one, and the conflict report names the primary as winner.
 TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
