@@ -878,11 +878,20 @@ Status Orchestrator::Verify(StepReport& step) {
   RECONCILE_RETURN_IF_ERROR(CheckFresh(path, last_export_, last_job_changed_));
   uint64_t rejected = 0;
   // The two projections are independent and each CPU-bound: the export's on a second thread.
-  std::future<Result<failback::Projection>> exported = internal::RunBeside([&] {
-    return failback::ProjectExport(path, o_.no_keys, true, nullptr, &rejected);
-  });
-  Result<failback::Projection> merged = failback::ProjectStore(*store_, o_.no_keys, true);
-  Result<failback::Projection> primary = exported.get();
+  // Only their digests are kept: the per-key hashes that name differing records (a string a
+  // record on each side) are read again only when the digests differ (DECISIONS P25).
+  auto project_both = [&](bool keep_keys, Result<failback::Projection>* merged_out,
+                          Result<failback::Projection>* primary_out) {
+    rejected = 0;  // a second reading counts the same lines again
+    std::future<Result<failback::Projection>> exported = internal::RunBeside([&] {
+      return failback::ProjectExport(path, o_.no_keys, keep_keys, nullptr, &rejected);
+    });
+    *merged_out = failback::ProjectStore(*store_, o_.no_keys, keep_keys);
+    *primary_out = exported.get();
+  };
+  Result<failback::Projection> merged = Status::Internal("verify: not projected");
+  Result<failback::Projection> primary = Status::Internal("verify: not projected");
+  project_both(false, &merged, &primary);
   if (!primary.ok()) return primary.status();
   if (!merged.ok()) return merged.status();
   Result<std::optional<std::string>> ingested = Meta("failback/verify/ingested");
@@ -920,13 +929,25 @@ Status Orchestrator::Verify(StepReport& step) {
     caught_up = r->records;
     RECONCILE_RETURN_IF_ERROR(
         ingest.Flush({MetaPut{"failback/verify/ingested", std::to_string(caught_up)}}));
-    merged = failback::ProjectStore(*store_, o_.no_keys, true);
+    merged = failback::ProjectStore(*store_, o_.no_keys, false);
     if (!merged.ok()) return merged.status();
   }
   const bool verified = merged->Hex() == primary->Hex();
   uint64_t differing = 0;
   std::vector<std::string> keys;
-  if (!verified) keys = failback::DiffProjections(*merged, *primary, 20, &differing);
+  if (!verified) {
+    // The records that differ, named: both sides read again with their per-key hashes (the
+    // export is the same file; the store is as the catch-up above left it).
+    const std::string merged_hex = merged->Hex(), primary_hex = primary->Hex();
+    project_both(true, &merged, &primary);
+    if (!primary.ok()) return primary.status();
+    if (!merged.ok()) return merged.status();
+    if (merged->Hex() != merged_hex || primary->Hex() != primary_hex) {
+      return Status::Internal(
+          "verify: a second reading of the store or the export differs from the first");
+    }
+    keys = failback::DiffProjections(*merged, *primary, 20, &differing);
+  }
   step.records = merged->records;
   return Checkpoint(StepMeta("verify"), {{"records", merged->records},
                                          {"merged", merged->Hex()},

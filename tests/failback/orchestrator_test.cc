@@ -1,6 +1,7 @@
 // The orchestrator end to end on a small fleet of simulated hubs: verified, conflicts and plan
 // counted, 412001 lines retried; reruns refused without resume, a finished run's report returned
 // with resume.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "lib/failback/drill.h"
@@ -153,6 +154,60 @@ TEST(Orchestrator, ABadLineInThePrimarysExportIsRejectedAtItsOwnLine) {
 
 // Twin reads carry the site of the hub they were read from: the primary's later desired value
 // wins over the secondary's earlier one, and the conflict report names the primary as winner.
+// A hub that loses one line of the first import job and still reports the job done: the
+// failback ends unverified and names the record the primary lacks.
+class LosingHub final : public HubAdapter {
+ public:
+  LosingHub(HubAdapter* hub, std::string dir) : hub_(hub), dir_(std::move(dir)) {}
+  std::string name() const override { return hub_->name(); }
+  bool simulated() const override { return true; }
+  Status Export(const std::string& path) override { return hub_->Export(path); }
+  Result<ImportOutcome> Import(const std::string& job_id, const std::vector<std::string>& files,
+                               const std::string& errors_path) override {
+    std::vector<std::string> given = files;
+    if (lost_.empty() && !files.empty()) {
+      const std::string text = ReadAll(files[0]);
+      const size_t end = text.find('\n');
+      const nlohmann::json line = nlohmann::json::parse(text.substr(0, end));
+      lost_ = "device:" + line["id"].get<std::string>();
+      if (line.contains("moduleId")) {
+        lost_ = "module:" + line["id"].get<std::string>() + "/" +
+                line["moduleId"].get<std::string>();
+      }
+      given[0] = dir_ + "/without-one-line.txt";
+      failback_test::WriteAll(given[0], end == std::string::npos ? "" : text.substr(end + 1));
+    }
+    return hub_->Import(job_id, given, errors_path);
+  }
+  const std::string& lost() const { return lost_; }
+
+ private:
+  HubAdapter* hub_;
+  std::string dir_;
+  std::string lost_;  // the key of the line lost
+};
+
+TEST(Orchestrator, ALineTheHubLostLeavesTheFailbackUnverifiedAndNamesItsRecord) {
+  Prepared p(200, 9);
+  auto primary = p.Hub(true);
+  auto secondary = p.Hub(false);
+  ASSERT_TRUE(primary.ok() && secondary.ok());
+  LosingHub losing(primary->get(), p.dir.path());
+  FailbackOptions o = failback::DrillFailbackOptions(p.drill.work_dir);
+  o.primary = &losing;
+  o.secondary = secondary->get();
+  auto report = RunFailback(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_FALSE(losing.lost().empty());
+  EXPECT_FALSE(report->verified);
+  EXPECT_NE(report->merged_digest, report->primary_digest);
+  EXPECT_GE(report->differing_records, 1u);
+  EXPECT_EQ(report->differing_keys.size(), std::min<uint64_t>(report->differing_records, 20));
+  EXPECT_NE(std::find(report->differing_keys.begin(), report->differing_keys.end(), losing.lost()),
+            report->differing_keys.end())
+      << losing.lost() << " not among " << nlohmann::json(report->differing_keys).dump();
+}
+
 TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
   Prepared p(60, 9);
   auto primary = p.Hub(true);
