@@ -464,8 +464,8 @@ Status Orchestrator::IngestPrimary(StepReport& step) {
     if (!b.ok()) return b.status().WithContext(o_.base_export);
     records += b->records;
     // Only lines that differ from the backup's can hold a change: read those 3-way.
-    Result<ReadStats> p = ReadChanged(o_.base_export, path, WorkPath("exports/primary-vs-base"),
-                                      ro, rejects->get(), ingest.Sink());
+    Result<ReadStats> p = ReadChanged(o_.base_export, path, WorkPath("exports/primary-vs-base"), ro,
+                                      rejects->get(), ingest.Sink());
     if (!p.ok()) return p.status().WithContext(path);
     rejected += p->rejected;
     records += p->records;
@@ -883,9 +883,8 @@ Status Orchestrator::Verify(StepReport& step) {
   auto project_both = [&](bool keep_keys, Result<failback::Projection>* merged_out,
                           Result<failback::Projection>* primary_out) {
     rejected = 0;  // a second reading counts the same lines again
-    std::future<Result<failback::Projection>> exported = internal::RunBeside([&] {
-      return failback::ProjectExport(path, o_.no_keys, keep_keys, nullptr, &rejected);
-    });
+    std::future<Result<failback::Projection>> exported = internal::RunBeside(
+        [&] { return failback::ProjectExport(path, o_.no_keys, keep_keys, nullptr, &rejected); });
     *merged_out = failback::ProjectStore(*store_, o_.no_keys, keep_keys);
     *primary_out = exported.get();
   };

@@ -406,6 +406,10 @@ struct Planner::Impl {
   PlanSummary* summary;
   std::unique_ptr<DiskIndex> primary;       // encoded key -> PrimaryEntry
   std::unique_ptr<DiskIndex> merged_edges;  // device id -> MergedEdge
+  // PrimaryScopeFor, for the scope rewriting of plan_text.h.
+  const PrimaryScopeFn primary_scope_for = [this](const std::string& id) {
+    return PrimaryScopeFor(id);
+  };
 
   Impl(const PlanOptions& o, PlanWriter* w, PlanSummary* s) : options(o), writer(w), summary(s) {}
 
@@ -440,8 +444,9 @@ struct Planner::Impl {
           digest->Update("\n");
           if ((*invalid = std::move(item.invalid))) return Status::Ok();
           PrimaryRecord& r = item.record;
-          e.fixed = PrimaryEntry::Fixed{line.offset,  line.number, r.identity, r.identity_no_auth,
-                                        r.twin,       r.reported,  r.edge,     r.own_scope.has_value()};
+          e.fixed =
+              PrimaryEntry::Fixed{line.offset, line.number, r.identity, r.identity_no_auth,
+                                  r.twin,      r.reported,  r.edge,     r.own_scope.has_value()};
           e.parent = std::move(r.parent);
           e.own_scope = r.own_scope ? std::move(*r.own_scope) : std::string();
           encoded_key.clear();
@@ -487,8 +492,8 @@ struct Planner::Impl {
     std::string text;
     RECONCILE_RETURN_IF_ERROR(reader.ReadLineAt(e.fixed.offset, &text));
     if (ParseExportDevice(text, out)) {
-      return Status::Corruption("primary line " + std::to_string(e.fixed.line) + " of '" + reader.name() +
-                                "' no longer parses (did the file change?)");
+      return Status::Corruption("primary line " + std::to_string(e.fixed.line) + " of '" +
+                                reader.name() + "' no longer parses (did the file change?)");
     }
     return Status::Ok();
   }
@@ -543,32 +548,8 @@ struct Planner::Impl {
     return DerivedScope(id);
   }
 
-  Result<std::string> MapScope(const std::string& scope) const {
-    Result<std::string> owner = ScopeDeviceId(scope);
-    return owner.ok() ? PrimaryScopeFor(*owner) : Result<std::string>(scope);
-  }
-
   Status RewriteScopes(const Key& key, json& doc) const {
-    // An edge device always gets its own scope, so it and its children agree on one value.
-    if (IsEdge(doc) && !doc.contains("deviceScope")) {
-      Result<std::string> own = PrimaryScopeFor(key.device_id());
-      if (!own.ok()) return own.status();
-      doc["deviceScope"] = std::move(*own);
-    }
-    if (auto it = doc.find("deviceScope"); it != doc.end() && it->is_string()) {
-      Result<std::string> mapped = MapScope(it->get<std::string>());
-      if (!mapped.ok()) return mapped.status();
-      *it = std::move(*mapped);
-    }
-    if (auto it = doc.find("parentScopes"); it != doc.end() && it->is_array()) {
-      for (json& s : *it) {
-        if (!s.is_string()) continue;
-        Result<std::string> mapped = MapScope(s.get<std::string>());
-        if (!mapped.ok()) return mapped.status();
-        s = std::move(*mapped);
-      }
-    }
-    return Status::Ok();
+    return iothub::RewriteScopes(key.device_id(), primary_scope_for, doc);
   }
 
   // Nesting depth of an edge device (0: no edge parent), along `parent_of` (Result<std::string>,
@@ -684,12 +665,40 @@ struct Planner::Impl {
     return Status::Ok();
   }
 
+  // A record whose identity and twin the primary holds as they are: counted, and reported when
+  // only its reported properties differ (the plan never writes them).
+  Status Unchanged(const Key& key, bool reported_changed) {
+    if (reported_changed) {
+      ++summary->reported_only;
+      return writer->Report(key, "reportedNotWritten");
+    }
+    ++summary->unchanged;
+    return Status::Ok();
+  }
+
   // `text` is the document as it came (before its scopes are rewritten). Without `given` (a
   // CanonicalTextSource), the document is built from `text`: only its identity members when that
   // is enough to see the record unchanged, whole when a line is written.
   Status PlanUpsert(const Key& key, std::optional<json> given, const DocText& text,
                     PrimaryEntry* entry, LineReader& reader) {
     const bool is_module = key.kind() == KeyKind::kModule;
+    std::optional<Hash128> twin, reported;
+    // A record the primary holds as it is needs no document: its identity is hashed from the
+    // text (DECISIONS P26). Most records of a failback are such.
+    if (!given && entry != nullptr) {
+      Result<std::optional<TextIdentity>> identity =
+          IdentityOfText(text, is_module, options.no_keys, key.device_id(), primary_scope_for);
+      if (!identity.ok()) return identity.status();
+      if (*identity) {
+        const Hash128& primary_identity =
+            (*identity)->has_auth ? entry->fixed.identity : entry->fixed.identity_no_auth;
+        twin = TwinHash(text.desired, text.tags);
+        reported = ReportedHash(text.reported);
+        if ((*identity)->hash == primary_identity && *twin == entry->fixed.twin) {
+          return Unchanged(key, *reported != entry->fixed.reported);
+        }
+      }
+    }
     json doc;
     bool whole = given.has_value();
     if (whole) {
@@ -734,16 +743,11 @@ struct Planner::Impl {
     const bool identity_changed =
         has_auth ? IdentityHash(members, *own_auth, options.no_keys) != entry->fixed.identity
                  : IdentityNoAuthHash(members) != entry->fixed.identity_no_auth;
-    const bool twin_changed = TwinHash(text.desired, text.tags) != entry->fixed.twin;
-    const bool reported_changed = ReportedHash(text.reported) != entry->fixed.reported;
-    if (!identity_changed && !twin_changed) {
-      if (reported_changed) {
-        ++summary->reported_only;
-        return writer->Report(key, "reportedNotWritten");
-      }
-      ++summary->unchanged;
-      return Status::Ok();
-    }
+    if (!twin) twin = TwinHash(text.desired, text.tags);
+    if (!reported) reported = ReportedHash(text.reported);
+    const bool twin_changed = *twin != entry->fixed.twin;
+    const bool reported_changed = *reported != entry->fixed.reported;
+    if (!identity_changed && !twin_changed) return Unchanged(key, reported_changed);
     if (!whole) {
       RECONCILE_RETURN_IF_ERROR(ParseWhole(key, text, &doc));
       if (!is_module) RECONCILE_RETURN_IF_ERROR(RewriteScopes(key, doc));
@@ -898,8 +902,7 @@ Status Planner::Run(const MergedSourceFactory& merged, LineReader& primary, Reje
   if (!first.ok()) return first.status();
   Status scanned;
   if (dynamic_cast<EdgeScanFilter*>(first->get()) != nullptr) {
-    std::future<Status> edges =
-        internal::RunBeside([&] { return impl_->ScanEdges(**first); });
+    std::future<Status> edges = internal::RunBeside([&] { return impl_->ScanEdges(**first); });
     Status indexed = impl_->IndexPrimary(primary, rejects, &primary_digest);
     scanned = edges.get();
     RECONCILE_RETURN_IF_ERROR(indexed);

@@ -324,6 +324,146 @@ bool IdentityDoc(const DocText& text, json* out) {
   return true;
 }
 
+namespace {
+
+Result<std::string> MapScope(const std::string& scope, const PrimaryScopeFn& primary_scope_for) {
+  Result<std::string> owner = ScopeDeviceId(scope);
+  return owner.ok() ? primary_scope_for(*owner) : Result<std::string>(scope);
+}
+
+}  // namespace
+
+Status RewriteScopes(const std::string& device_id, const PrimaryScopeFn& primary_scope_for,
+                     json& doc) {
+  // An edge device always gets its own scope, so it and its children agree on one value.
+  if (IsEdge(doc) && !doc.contains("deviceScope")) {
+    Result<std::string> own = primary_scope_for(device_id);
+    if (!own.ok()) return own.status();
+    doc["deviceScope"] = std::move(*own);
+  }
+  if (auto it = doc.find("deviceScope"); it != doc.end() && it->is_string()) {
+    Result<std::string> mapped = MapScope(it->get<std::string>(), primary_scope_for);
+    if (!mapped.ok()) return mapped.status();
+    *it = std::move(*mapped);
+  }
+  if (auto it = doc.find("parentScopes"); it != doc.end() && it->is_array()) {
+    for (json& s : *it) {
+      if (!s.is_string()) continue;
+      Result<std::string> mapped = MapScope(s.get<std::string>(), primary_scope_for);
+      if (!mapped.ok()) return mapped.status();
+      s = std::move(*mapped);
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// The content of a canonical string value without escapes or non-ASCII bytes; nullopt for any
+// other value.
+std::optional<std::string_view> PlainString(std::string_view value) {
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"') return std::nullopt;
+  const std::string_view inner = value.substr(1, value.size() - 2);
+  if (!IsPlainAscii(inner)) return std::nullopt;
+  return inner;
+}
+
+// ',"<name>":' and the mapped scope, appended to *out; false when `value` is not plain.
+Result<bool> AppendMappedScope(std::string_view value, const PrimaryScopeFn& primary_scope_for,
+                               std::string* out) {
+  const std::optional<std::string_view> scope = PlainString(value);
+  if (!scope) return false;
+  Result<std::string> mapped = MapScope(std::string(*scope), primary_scope_for);
+  if (!mapped.ok()) return mapped.status();
+  AppendCanonicalString(*mapped, out);
+  return true;
+}
+
+}  // namespace
+
+Result<std::optional<TextIdentity>> IdentityOfText(const DocText& text, bool is_module,
+                                                   bool no_keys, const std::string& device_id,
+                                                   const PrimaryScopeFn& primary_scope_for) {
+  const std::optional<TextIdentity> declined;
+  if (no_keys) return declined;
+  std::string_view auth, caps, scope, parents, status, reason;
+  for (const auto& [name, value] : text.identity) {
+    if (name == "authentication") auth = value;
+    if (name == "capabilities") caps = value;
+    if (name == "deviceScope") scope = value;
+    if (name == "parentScopes") parents = value;
+    if (name == "status") status = value;
+    if (name == "statusReason") reason = value;
+  }
+  // Only the document's authentication counts for a module (IdentityMembers gives nothing).
+  if (is_module) caps = scope = parents = status = reason = {};
+  std::string hashed = "{";
+  if (!auth.empty()) {
+    if (auth.front() != '{') return declined;  // null, or not an object
+    hashed.append("\"authentication\":");
+    hashed.append(auth);  // canonical text already: the bytes AppendCanonical writes
+  }
+  if (!is_module) {
+    bool edge = false;
+    if (caps == "{\"iotEdge\":true}") {
+      edge = true;
+    } else if (!caps.empty() && caps != "{\"iotEdge\":false}") {
+      return declined;
+    }
+    if (!auth.empty()) hashed.push_back(',');
+    hashed.append(edge ? "\"capabilities\":{\"iotEdge\":true}"
+                       : "\"capabilities\":{\"iotEdge\":false}");
+    if (!scope.empty()) {
+      hashed.append(",\"deviceScope\":");
+      Result<bool> plain = AppendMappedScope(scope, primary_scope_for, &hashed);
+      if (!plain.ok()) return plain.status();
+      if (!*plain) return declined;
+    } else if (edge) {
+      Result<std::string> own = primary_scope_for(device_id);
+      if (!own.ok()) return own.status();
+      Result<std::string> mapped = MapScope(*own, primary_scope_for);
+      if (!mapped.ok()) return mapped.status();
+      hashed.append(",\"deviceScope\":");
+      AppendCanonicalString(*mapped, &hashed);
+    }
+    if (!parents.empty() && parents != "[]") {
+      if (parents.front() != '[' || parents.back() != ']') return declined;
+      hashed.append(",\"parentScopes\":[");
+      // Cut at every comma: a piece of a string cut at a comma inside it is not a plain string
+      // (it lacks a quote at one end, or holds the escaped quotes of a '","' inside).
+      std::string_view rest = parents.substr(1, parents.size() - 2);
+      bool first = true;
+      while (true) {
+        const size_t comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        if (!first) hashed.push_back(',');
+        first = false;
+        Result<bool> plain = AppendMappedScope(item, primary_scope_for, &hashed);
+        if (!plain.ok()) return plain.status();
+        if (!*plain) return declined;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+      hashed.push_back(']');
+    }
+    hashed.append(",\"status\":");
+    if (status.empty()) {
+      hashed.append("\"enabled\"");
+    } else if (PlainString(status)) {
+      hashed.append(status);
+    } else {
+      return declined;
+    }
+    if (!reason.empty() && reason != "\"\"") {
+      if (!PlainString(reason)) return declined;
+      hashed.append(",\"statusReason\":");
+      hashed.append(reason);
+    }
+  }
+  hashed.push_back('}');
+  return std::optional<TextIdentity>(TextIdentity{HashText(hashed), !auth.empty()});
+}
+
 // The members in the order written are sorted, as CanonicalJson writes them.
 std::string IdentityMembers(const json& doc, bool is_module) {
   std::string out;

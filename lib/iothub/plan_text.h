@@ -10,7 +10,9 @@
 #ifndef RECONCILE_LIB_IOTHUB_PLAN_TEXT_H_
 #define RECONCILE_LIB_IOTHUB_PLAN_TEXT_H_
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +55,14 @@ bool IdentityDoc(const DocText& text, nlohmann::json* out);
 // The twin sections of a document, for a document not written out whole (out->text holds them).
 void WriteSections(const nlohmann::json& doc, DocText* out);
 
+// The plan writes scopes as the primary has them: a scope that names a device (ScopeDeviceId)
+// becomes `primary_scope_for(that device)`, any other scope stays; an edge device without a
+// deviceScope gets `primary_scope_for(its own id)` first (mapped like any other).
+using PrimaryScopeFn = std::function<Result<std::string>(const std::string& device_id)>;
+// deviceScope and the strings of parentScopes of `doc` rewritten so.
+Status RewriteScopes(const std::string& device_id, const PrimaryScopeFn& primary_scope_for,
+                     nlohmann::json& doc);
+
 // The parts of a record the plan compares, each hashed as the canonical text of:
 //   identity:          {"authentication"? (no symmetricKey when no_keys), "capabilities":
 //                       {"iotEdge"}, "deviceScope"?, "parentScopes"? (non-empty), "status"
@@ -66,6 +76,18 @@ std::string IdentityMembers(const nlohmann::json& doc, bool is_module);
 Hash128 IdentityNoAuthHash(const std::string& members);
 // REQUIRES: `auth` is the document's non-null authentication.
 Hash128 IdentityHash(const std::string& members, const nlohmann::json& auth, bool no_keys);
+// The identity hash of a scanned record (ScanDocText) straight from its text: what IdentityDoc,
+// RewriteScopes, IdentityMembers and IdentityHash (IdentityNoAuthHash without authentication)
+// give, without building a document. nullopt when a member is not read plainly here (a null, a
+// string with escapes or non-ASCII bytes, an unexpected type, capabilities other than exactly
+// {"iotEdge":bool}) or when no_keys: the document path decides those.
+struct TextIdentity {
+  Hash128 hash;
+  bool has_auth = false;  // which of the primary's two identity hashes it compares with
+};
+Result<std::optional<TextIdentity>> IdentityOfText(const DocText& text, bool is_module,
+                                                   bool no_keys, const std::string& device_id,
+                                                   const PrimaryScopeFn& primary_scope_for);
 // Sections as found by ScanDocText or WriteSections (empty: absent).
 Hash128 TwinHash(std::string_view desired, std::string_view tags);
 Hash128 ReportedHash(std::string_view reported);

@@ -171,8 +171,8 @@ class LosingHub final : public HubAdapter {
       const nlohmann::json line = nlohmann::json::parse(text.substr(0, end));
       lost_ = "device:" + line["id"].get<std::string>();
       if (line.contains("moduleId")) {
-        lost_ = "module:" + line["id"].get<std::string>() + "/" +
-                line["moduleId"].get<std::string>();
+        lost_ =
+            "module:" + line["id"].get<std::string>() + "/" + line["moduleId"].get<std::string>();
       }
       given[0] = dir_ + "/without-one-line.txt";
       failback_test::WriteAll(given[0], end == std::string::npos ? "" : text.substr(end + 1));
@@ -229,17 +229,18 @@ TEST(Orchestrator, TwinReadsCountForTheSiteTheyWereReadFrom) {
   o.secondary = secondary->get();
   auto twin_line = [&](const std::string& value, Hlc at) {
     const std::string t = FormatIso8601(at);
-    return nlohmann::json{{"deviceId", id},
-                          {"properties",
-                           {{"desired",
-                             {{"probe", value},
-                              {"$metadata",
-                               {{"$lastUpdated", t}, {"probe", {{"$lastUpdated", t}}}}}}}}}}
+    return nlohmann::json{
+               {"deviceId", id},
+               {"properties",
+                {{"desired",
+                  {{"probe", value},
+                   {"$metadata", {{"$lastUpdated", t}, {"probe", {{"$lastUpdated", t}}}}}}}}}}
                .dump() +
            "\n";
   };
   const Hlc hour = MakeHlc(3'600'000, 0);
-  failback_test::WriteAll(p.dir / "twins-primary.jsonl", twin_line("from-primary", o.fork_point + 2 * hour));
+  failback_test::WriteAll(p.dir / "twins-primary.jsonl",
+                          twin_line("from-primary", o.fork_point + 2 * hour));
   // The secondary's later read, stamped a day ahead of the run's clock, is quarantined: a skewed
   // clock does not win.
   Hlc now = o.fork_point + 10 * hour;
