@@ -376,7 +376,8 @@ void BM_PlanIdentity(benchmark::State& state) {
                      : iothub::IdentityNoAuthHash(members);
     benchmark::DoNotOptimize(hash);
   }
-  state.counters["declined"] = static_cast<double>(declined);
+  // Every record of the fleet is plain: a declined one means the figure is not what it says.
+  if (declined > 0) state.SkipWithError("a fleet record was declined");
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PlanIdentity)->Arg(0)->Arg(1);

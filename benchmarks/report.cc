@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <vector>
 
@@ -345,21 +346,69 @@ std::string RunSection(const json& run) {
   return o.str();
 }
 
+// One micro benchmark's figures: with repetitions (scripts/bench runs five), the median of its
+// repetitions and their spread; a result file without them gives its single run.
+struct MicroRow {
+  std::string name;
+  double ns = 0;      // CPU time per item (the median)
+  double items = -1;  // items per CPU second (the median), -1: none
+  double ns_min = 0, ns_max = 0;
+  int repetitions = 0;
+};
+
+double CpuNs(const json& b) {
+  const std::string unit = b.value("time_unit", "ns");
+  const double scale = unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9 : 1.0;
+  return b.value("cpu_time", 0.0) * scale;
+}
+
+std::vector<MicroRow> MicroRows(const json& micro) {
+  std::vector<MicroRow> rows;
+  std::map<std::string, size_t> at;
+  auto row = [&](const std::string& name) -> MicroRow& {
+    auto [it, fresh] = at.emplace(name, rows.size());
+    if (fresh) rows.push_back(MicroRow{name});
+    return rows[it->second];
+  };
+  for (const json& b : micro["benchmarks"]) {
+    const std::string name = b.value("run_name", b.value("name", "?"));
+    MicroRow& r = row(name);
+    if (b.value("run_type", "iteration") == "aggregate") {
+      if (b.value("aggregate_name", "") != "median") continue;
+      r.ns = CpuNs(b);
+      r.items = b.contains("items_per_second") ? b["items_per_second"].get<double>() : -1;
+      continue;
+    }
+    const double ns = CpuNs(b);
+    r.ns_min = r.repetitions == 0 ? ns : std::min(r.ns_min, ns);
+    r.ns_max = r.repetitions == 0 ? ns : std::max(r.ns_max, ns);
+    if (r.repetitions++ == 0 || r.ns == 0) {  // no median (yet): the run itself
+      r.ns = ns;
+      r.items = b.contains("items_per_second") ? b["items_per_second"].get<double>() : -1;
+    }
+  }
+  return rows;
+}
+
 std::string MicroSection(const json& micro) {
   std::ostringstream o;
   o << "### Micro benchmarks — " << micro["context"].value("date", "?") << "\n\n";
   o << "CPU time per item (the machine is shared: wall time is longer under load; items/s are "
-       "per CPU second, i.e. on one core). Load average when it ran: "
+       "per CPU second, i.e. on one core); with repetitions, their median and, beside it, the "
+       "fastest and slowest. Load average when it ran: "
     << micro["context"].value("load_avg", json::array()).dump() << ".\n\n";
-  o << "| benchmark | CPU time per item | items/s |\n|---|---|---|\n";
-  for (const json& b : micro["benchmarks"]) {
-    if (b.value("run_type", "iteration") == "aggregate") continue;
-    const double ns = b.value("cpu_time", 0.0) * (b.value("time_unit", "ns") == "us"   ? 1e3
-                                                  : b.value("time_unit", "ns") == "ms" ? 1e6
-                                                                                       : 1.0);
-    o << "| " << b.value("name", "?") << " | " << Num(ns, ns < 100 ? 1 : 0) << " ns | "
-      << (b.contains("items_per_second") ? Num(b["items_per_second"].get<double>()) : "—")
-      << " |\n";
+  o << "| benchmark | CPU time per item | items/s | repetitions (fastest – slowest) |\n"
+       "|---|---|---|---|\n";
+  for (const MicroRow& r : MicroRows(micro)) {
+    o << "| " << r.name << " | " << Num(r.ns, r.ns < 100 ? 1 : 0) << " ns | "
+      << (r.items >= 0 ? Num(r.items) : "—") << " | ";
+    if (r.repetitions > 1) {
+      o << r.repetitions << " (" << Num(r.ns_min, r.ns_min < 100 ? 1 : 0) << " – "
+        << Num(r.ns_max, r.ns_max < 100 ? 1 : 0) << " ns)";
+    } else {
+      o << "1";
+    }
+    o << " |\n";
   }
   o << "\n";
   return o.str();
@@ -387,7 +436,13 @@ std::string RenderDoc(const std::string& results_dir, const std::string& doc_pat
   for (const auto& entry : fs::directory_iterator(results_dir, ec)) {
     if (entry.path().extension() != ".json") continue;
     std::ifstream in(entry.path());
-    json j = json::parse(in, nullptr, false);
+    std::stringstream text;
+    text << in.rdbuf();
+    // Google Benchmark writes NaN and Infinity (the spread of a counter that never varies),
+    // which JSON has no words for: they are read as null.
+    const std::string read = std::regex_replace(
+        text.str(), std::regex(R"((:\s*)-?(NaN|Infinity|nan|inf)\b)"), "$1null");
+    json j = json::parse(read, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
     const std::string name = entry.path().filename().string();
     if (j.value("kind", "") == "failback_bench" && j.contains("devices")) {
@@ -438,11 +493,11 @@ std::string RenderDoc(const std::string& results_dir, const std::string& doc_pat
     o << "| merge, failback and RSS at 1M devices | not run (`scripts/bench --full`) | — |\n";
   }
   if (!micro.is_null()) {
-    for (const json& b : micro["benchmarks"]) {
-      if (b.value("name", "") == "BM_JoinDeviceRecords" && b.contains("items_per_second")) {
-        const double v = b["items_per_second"].get<double>();
-        o << "| join >= 1M typical device records/s on one core | " << Num(v) << " records/s | "
-          << Status(v >= 1e6) << " |\n";
+    for (const MicroRow& r : MicroRows(micro)) {
+      if (r.name == "BM_JoinDeviceRecords" && r.items >= 0) {
+        o << "| join >= 1M typical device records/s on one core | " << Num(r.items)
+          << " records/s" << (r.repetitions > 1 ? " (median of repetitions)" : "") << " | "
+          << Status(r.items >= 1e6) << " |\n";
       }
     }
   }
