@@ -348,7 +348,9 @@ std::string EncodeRecord(const RecordState& state) {
 }
 
 Result<RecordState> DecodeRecord(std::string_view bytes) {
-  WireReader reader;
+  // Its site tables and path buffer are kept from record to record (DecodeRecord calls nothing
+  // that decodes again, so one reader a thread is enough).
+  thread_local WireReader reader;
   RECONCILE_RETURN_IF_ERROR(reader.Open(bytes));
   RecordState state;
   std::vector<Cell>& cells = state.cells_;
