@@ -77,17 +77,14 @@ std::optional<std::string_view> PlainString(std::string_view value) {
 // Summarize from the canonical text of the identity members (ScanDocText's), without a document:
 // the same record as Summarize of the parsed members. False when a member is not plain text.
 bool SummarizeText(const Key& key, const DocText& sections, bool no_keys, PrimaryRecord* out) {
-  std::string_view auth, caps, scope, parents, status, reason;  // empty: absent or null
+  IdentityTexts present;  // null members stay empty, as absent ones
   for (const auto& [name, value] : sections.identity) {
     if (!PlainText(value)) return false;
-    if (value == "null") continue;
-    if (name == "authentication") auth = value;
-    if (name == "capabilities") caps = value;
-    if (name == "deviceScope") scope = value;
-    if (name == "parentScopes") parents = value;
-    if (name == "status") status = value;
-    if (name == "statusReason") reason = value;
+    if (value != "null") present.Take(name, value);
   }
+  std::string_view auth = present.authentication, caps = present.capabilities,
+                   scope = present.device_scope, parents = present.parent_scopes,
+                   status = present.status, reason = present.status_reason;
   const bool is_module = key.kind() == KeyKind::kModule;
   bool edge = false;
   internal::ForEachMember(caps, [&](std::string_view name, std::string_view value) {
@@ -105,7 +102,8 @@ bool SummarizeText(const Key& key, const DocText& sections, bool no_keys, Primar
       members.append(",\"parentScopes\":").append(parents);
     }
     members.append(",\"status\":").append(status.empty() ? "\"enabled\"" : status);
-    if (PlainString(reason) && reason != "\"\"") members.append(",\"statusReason\":").append(reason);
+    if (PlainString(reason) && reason != "\"\"")
+      members.append(",\"statusReason\":").append(reason);
   }
   out->identity_no_auth = IdentityNoAuthHash(members);
   if (auth.empty()) {

@@ -324,6 +324,15 @@ bool IdentityDoc(const DocText& text, json* out) {
   return true;
 }
 
+void IdentityTexts::Take(std::string_view name, std::string_view value) {
+  if (name == "authentication") authentication = value;
+  if (name == "capabilities") capabilities = value;
+  if (name == "deviceScope") device_scope = value;
+  if (name == "parentScopes") parent_scopes = value;
+  if (name == "status") status = value;
+  if (name == "statusReason") status_reason = value;
+}
+
 namespace {
 
 Result<std::string> MapScope(const std::string& scope, const PrimaryScopeFn& primary_scope_for) {
@@ -386,15 +395,11 @@ Result<std::optional<TextIdentity>> IdentityOfText(const DocText& text, bool is_
                                                    const PrimaryScopeFn& primary_scope_for) {
   const std::optional<TextIdentity> declined;
   if (no_keys) return declined;
-  std::string_view auth, caps, scope, parents, status, reason;
-  for (const auto& [name, value] : text.identity) {
-    if (name == "authentication") auth = value;
-    if (name == "capabilities") caps = value;
-    if (name == "deviceScope") scope = value;
-    if (name == "parentScopes") parents = value;
-    if (name == "status") status = value;
-    if (name == "statusReason") reason = value;
-  }
+  IdentityTexts members;
+  for (const auto& [name, value] : text.identity) members.Take(name, value);
+  std::string_view auth = members.authentication, caps = members.capabilities,
+                   scope = members.device_scope, parents = members.parent_scopes,
+                   status = members.status, reason = members.status_reason;
   // Only the document's authentication counts for a module (IdentityMembers gives nothing).
   if (is_module) caps = scope = parents = status = reason = {};
   std::string hashed = "{";

@@ -43,6 +43,13 @@ struct DocText {
   std::vector<std::pair<std::string_view, std::string_view>> identity;
 };
 
+// The identity members of a scanned record by name, each its canonical text (empty: absent).
+struct IdentityTexts {
+  std::string_view authentication, capabilities, device_scope, parent_scopes, status, status_reason;
+  // Takes `value` as the text of member `name` when that is an identity member.
+  void Take(std::string_view name, std::string_view value);
+};
+
 // Writes `doc` as canonical text into *out, with its sections (not its identity members).
 void WriteDocText(const nlohmann::json& doc, DocText* out);
 // Fills out->tags/desired/reported/identity from out->text; false when it is not an object.
