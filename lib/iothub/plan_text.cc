@@ -377,7 +377,8 @@ std::optional<std::string_view> PlainString(std::string_view value) {
   return inner;
 }
 
-// ',"<name>":' and the mapped scope, appended to *out; false when `value` is not plain.
+// The mapped scope of a plain string `value`, appended to *out as canonical text; false (and
+// nothing appended) when `value` is not a plain string.
 Result<bool> AppendMappedScope(std::string_view value, const PrimaryScopeFn& primary_scope_for,
                                std::string* out) {
   const std::optional<std::string_view> scope = PlainString(value);
