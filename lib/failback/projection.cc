@@ -69,7 +69,8 @@ std::optional<std::string> ProjectRecord(const Key& key, const json& doc, bool n
 }
 
 RecordHash HashRecord(std::string_view text) {
-  return {internal::Hash64(text, 1), internal::Hash64(text, 2)};
+  const internal::HashPair h = internal::Hash64Pair(text, 1, 2);
+  return {h.a, h.b};
 }
 
 void Projection::Add(const std::string& key, const std::string& projection, bool keep) {

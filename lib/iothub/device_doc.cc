@@ -661,8 +661,9 @@ Status CheckObservedAt(const ClockGuard& guard, Hlc observed_at, std::string_vie
 }
 
 Hash128 HashText(std::string_view text) {
-  return {internal::Hash64(text, 0x9e3779b97f4a7c15ULL),
-          internal::Hash64(text, 0x2545f4914f6cdd1dULL)};
+  const internal::HashPair h =
+      internal::Hash64Pair(text, 0x9e3779b97f4a7c15ULL, 0x2545f4914f6cdd1dULL);
+  return {h.a, h.b};
 }
 
 Hash128 HashExportDevice(const ExportDevice& dev) {
@@ -678,9 +679,10 @@ Status RejectRepeatedKey(LineReader& reader, std::string_view encoded_key, uint6
   Result<Key> key = Key::Decode(encoded_key);
   if (!key.ok()) return key.status();
   std::optional<Invalid> invalid =
-      Invalid{RejectReason::kDuplicateRecord,
-              key->ToString() + " appears again (first at line " + std::to_string(first_line) + ")"};
-  return SendInvalid(reader, Line{line, offset, text}, invalid, rejects, nullptr, rejected, nullptr);
+      Invalid{RejectReason::kDuplicateRecord, key->ToString() + " appears again (first at line " +
+                                                  std::to_string(first_line) + ")"};
+  return SendInvalid(reader, Line{line, offset, text}, invalid, rejects, nullptr, rejected,
+                     nullptr);
 }
 
 }  // namespace reconcile::iothub
