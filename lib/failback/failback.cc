@@ -792,7 +792,7 @@ Status Orchestrator::Retry(StepReport& step) {
       while (std::getline(in, line)) {
         const bool keep = !failback::PeekIds(line, &id, &module) ||
                           failed_ids.count({id, module}) != 0 ||
-                          line.find("\"iotEdge\":true") != std::string::npos;
+                          failback::FindText(line, "\"iotEdge\":true") != std::string::npos;
         if (keep) text += line + "\n";
       }
       RECONCILE_RETURN_IF_ERROR(failback::WriteFileAtomic(dir + "/failed-lines.txt", text));

@@ -1,6 +1,7 @@
 #include "lib/failback/files.h"
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -81,13 +82,19 @@ bool Exists(const std::string& path) {
   return fs::exists(path, ec);
 }
 
+size_t FindText(std::string_view text, std::string_view needle, size_t from) {
+  if (from > text.size()) return std::string_view::npos;
+  const void* at = ::memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
+  return at == nullptr ? std::string_view::npos : static_cast<const char*>(at) - text.data();
+}
+
 bool PeekIds(std::string_view line, std::string* device_id, std::string* module_id) {
   auto value_of = [&](std::string_view name,
                       std::string* out) -> int {  // 1 found, 0 absent, -1 odd
     const std::string pattern = "\"" + std::string(name) + "\":";
-    size_t at = line.find(pattern);
+    size_t at = FindText(line, pattern);
     if (at == std::string_view::npos) return 0;
-    if (line.find(pattern, at + 1) != std::string_view::npos) return -1;
+    if (FindText(line, pattern, at + 1) != std::string_view::npos) return -1;
     size_t start = at + pattern.size();
     if (start >= line.size() || line[start] != '"') return -1;
     size_t end = line.find('"', start + 1);

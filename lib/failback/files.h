@@ -32,6 +32,11 @@ Status RemoveAll(const std::string& path);
 
 bool Exists(const std::string& path);
 
+// Where `needle` first occurs in `text` at or after `from` (npos: nowhere). glibc's memmem: JSON
+// text is full of the quote most needles start with, which slows string_view::find's
+// first-byte search down to a compare at nearly every quote.
+size_t FindText(std::string_view text, std::string_view needle, size_t from = 0);
+
 // The key of an ExportImportDevice line read from its text without parsing it: the values of
 // "id" and "moduleId" (empty for a device). False when the text does not hold them plainly
 // (escapes, odd spacing): callers then parse the line.
