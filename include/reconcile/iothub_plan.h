@@ -100,12 +100,13 @@ struct PlanOptions {
 struct PlanSummary {
   std::map<std::string, uint64_t> counts;  // importMode name -> lines
   uint64_t unchanged = 0;                  // records equal on both sides
-  uint64_t reported_only = 0;              // only reported properties differ (nothing written)
-  uint64_t system_modules_skipped = 0;     // $edgeAgent / $edgeHub
-  uint64_t orphan_modules = 0;             // modules of records that do not exist
-  uint64_t primary_only = 0;               // on the primary, unknown to the merged state
-  uint64_t needs_fresh_export = 0;         // retry: 412001 lines not re-planned (no fresh export)
-  uint64_t not_retried = 0;                // retry: errors with no rule
+  uint64_t untouched = 0;      // of those, known equal unread: as the backup wrote them (P27)
+  uint64_t reported_only = 0;  // only reported properties differ (nothing written)
+  uint64_t system_modules_skipped = 0;  // $edgeAgent / $edgeHub
+  uint64_t orphan_modules = 0;          // modules of records that do not exist
+  uint64_t primary_only = 0;            // on the primary, unknown to the merged state
+  uint64_t needs_fresh_export = 0;      // retry: 412001 lines not re-planned (no fresh export)
+  uint64_t not_retried = 0;             // retry: errors with no rule
   uint64_t report_lines = 0;
   std::vector<std::string> files;  // import files, in apply order (full paths)
   std::string manifest_path;

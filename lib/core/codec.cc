@@ -184,9 +184,8 @@ class WireReader {
     if (index >= sites_.size()) return Corrupt("site index out of range");
     const size_t len = shared + suffix.size();
     // The common prefix with the previous path; where it ends decides their order.
-    const size_t lcp =
-        shared + internal::CommonPrefix(path_.data() + shared, suffix.data(),
-                                        std::min(path_len_, len) - shared);
+    const size_t lcp = shared + internal::CommonPrefix(path_.data() + shared, suffix.data(),
+                                                       std::min(path_len_, len) - shared);
     // (path, site) must ascend.
     if (left_ != total_) {
       bool ascends;
@@ -214,7 +213,8 @@ class WireReader {
     in_.remove_prefix(1);
     if (flags & ~kKnownFlags) return Corrupt("unknown cell flags");
     if ((flags & (kHasValue | kHasCover | kHasBelowCover)) == 0) return Corrupt("an empty cell");
-    if ((flags & kCoverIsValueHlc) && (flags & (kHasValue | kHasCover)) != (kHasValue | kHasCover)) {
+    if ((flags & kCoverIsValueHlc) &&
+        (flags & (kHasValue | kHasCover)) != (kHasValue | kHasCover)) {
       return Corrupt("inconsistent cell flags");
     }
     if ((flags & kBelowCoverIsValueHlc) &&
@@ -329,8 +329,8 @@ void EncodeRecordTo(const RecordState& state, std::string* out) {
   for (size_t i = 0; i < cells.size(); ++i) {
     const Cell& c = cells[i];
     if (i == 0 || !(c.site == cells[i - 1].site)) {
-      index = static_cast<size_t>(std::lower_bound(sites.begin(), sites.end(), c.site) -
-                                  sites.begin());
+      index =
+          static_cast<size_t>(std::lower_bound(sites.begin(), sites.end(), c.site) - sites.begin());
     }
     const std::string_view path = c.path;
     const size_t shared =
@@ -393,6 +393,12 @@ Result<size_t> EncodedSiteCount(std::string_view bytes) {
   thread_local WireReader reader;
   RECONCILE_RETURN_IF_ERROR(reader.Open(bytes));
   return reader.sites().size();
+}
+
+Result<bool> EncodedOnlyBy(std::string_view bytes, const SiteId& site) {
+  thread_local WireReader reader;
+  RECONCILE_RETURN_IF_ERROR(reader.Open(bytes));
+  return reader.sites().size() == 1 && reader.sites().front() == site;
 }
 
 }  // namespace internal
@@ -546,7 +552,8 @@ Status JoinEncodedRecords(const std::vector<std::string_view>& parts, std::strin
         break;
       }
     }
-    if (!known) shared = internal::CommonPrefix(prev.data(), path.data(), std::min(prev_len, path.size()));
+    if (!known)
+      shared = internal::CommonPrefix(prev.data(), path.data(), std::min(prev_len, path.size()));
     w = buf.Reserve(MaxCellSize(joined.parts.path.size(), joined.parts.value.size()));
     buf.Commit(WriteCell(w, shared, joined, in[min].out_site[in[min].reader.site_index()]));
     if (prev.size() < path.size()) prev.resize(std::max(path.size(), 2 * prev.size()));

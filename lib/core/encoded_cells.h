@@ -9,6 +9,7 @@
 #include <functional>
 #include <string_view>
 
+#include "reconcile/site.h"
 #include "reconcile/stamp.h"
 #include "reconcile/status.h"
 
@@ -27,6 +28,11 @@ struct EncodedCell {
 
 // How many sites an encoded state's table holds (its header only). Errors as DecodeRecord's.
 Result<size_t> EncodedSiteCount(std::string_view bytes);
+
+// True when `site` is the only site an encoded state's table holds (its header only), so every
+// cell of the state is that site's: the table holds no site without a cell. Errors as
+// DecodeRecord's.
+Result<bool> EncodedOnlyBy(std::string_view bytes, const SiteId& site);
 
 // Calls `visit` with each cell of `bytes` in (path, site) order while it returns true. Every cell
 // read is checked as DecodeRecord checks it (same errors); cells after the visit stops are not

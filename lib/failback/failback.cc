@@ -44,6 +44,7 @@
 #include "lib/failback/files.h"
 #include "lib/failback/projection.h"
 #include "lib/failback/store_source.h"
+#include "lib/iothub/device_doc.h"
 #include "reconcile/conflict.h"
 #include "reconcile/failback.h"
 #include "reconcile/iothub.h"
@@ -221,6 +222,11 @@ class Orchestrator {
   Result<ReadStats> ReadChanged(const std::string& before, const std::string& after,
                                 const std::string& dir, const ExportReadOptions& ro,
                                 RejectSink* rejects, const DeltaSink& sink);
+
+  // For the plan: the keys whose lines differ between the backup's export and the primary's, as
+  // the primary's ingest found them (exports/primary-vs-base), so the plan can leave the other
+  // records unread (DECISIONS P27). Null without a backup (every record is then read).
+  Result<std::shared_ptr<const failback::UntouchedRecords>> UntouchedRecords() const;
 
   Status IngestPrimary(StepReport& step);
   Status IngestSecondary(StepReport& step);
@@ -433,6 +439,41 @@ Result<ReadStats> Orchestrator::ReadChanged(const std::string& before, const std
   Result<ReadStats> r = ReadExportWithBase(**snapshot, **base, ro, rejects, sink);
   if (r.ok()) r->unchanged += counts.unchanged;
   return r;
+}
+
+Result<std::shared_ptr<const failback::UntouchedRecords>> Orchestrator::UntouchedRecords() const {
+  using Records = failback::UntouchedRecords;
+  if (o_.base_export.empty()) return std::shared_ptr<const Records>();
+  auto out = std::make_shared<Records>();
+  out->base_site = SiteId::FromName(o_.base_site);
+  const std::string dir = WorkPath("exports/primary-vs-base");
+  std::string id, module, encoded;
+  for (const char* name : {"/before.txt", "/changed.txt"}) {
+    std::ifstream in(dir + name, std::ios::binary);
+    if (!in) return std::shared_ptr<const Records>();
+    std::string line;
+    while (std::getline(in, line)) {
+      // A line whose key cannot be read is rejected by every reader, in either export: no
+      // record comes of it, and the line that replaced it (or that it replaced) names its key.
+      if (!failback::PeekIds(line, &id, &module)) {
+        json doc = json::parse(line, nullptr, false);
+        const json* d = doc.is_object() ? iothub::PresentMember(doc, "id") : nullptr;
+        const json* m = doc.is_object() ? iothub::PresentMember(doc, "moduleId") : nullptr;
+        if (d == nullptr || !d->is_string() || (m != nullptr && !m->is_string())) continue;
+        id = d->get<std::string>();
+        module = m == nullptr ? std::string() : m->get<std::string>();
+      }
+      Result<Key> key = module.empty() ? Key::Device(id) : Key::Module(id, module);
+      if (!key.ok()) continue;
+      encoded.clear();
+      key->EncodeTo(&encoded);
+      out->changed.push_back(encoded);
+    }
+    if (in.bad()) return Status::IoError("cannot read '" + dir + name + "'");
+  }
+  std::sort(out->changed.begin(), out->changed.end());
+  out->changed.erase(std::unique(out->changed.begin(), out->changed.end()), out->changed.end());
+  return std::shared_ptr<const Records>(std::move(out));
 }
 
 // ---- steps ------------------------------------------------------------------------------------
@@ -654,8 +695,10 @@ Status Orchestrator::Plan(StepReport& step) {
   po.no_keys = o_.no_keys;
   po.created_at = FormatIso8601(run_.started);
   po.input_digests = {{"run", run_.run_id}};
-  Result<PlanSummary> plan =
-      BuildFailbackPlan(failback::StoreSourceFactory(*store_, &first_pass), **primary, po, nullptr);
+  Result<std::shared_ptr<const failback::UntouchedRecords>> untouched = UntouchedRecords();
+  if (!untouched.ok()) return untouched.status();
+  Result<PlanSummary> plan = BuildFailbackPlan(
+      failback::StoreSourceFactory(*store_, &first_pass, *untouched), **primary, po, nullptr);
   if (!plan.ok()) return plan.status();
   if (!first_pass.finished) return Status::Internal("plan: the conflicts were not read whole");
   RECONCILE_RETURN_IF_ERROR(failback::WriteFileAtomic(WorkPath("conflicts.jsonl"), text));

@@ -13,15 +13,16 @@
 #include "lib/core/run_beside.h"
 #include "lib/iothub/line_pipeline.h"
 #include "lib/iothub/plan_internal.h"
+#include "lib/iothub/sha256.h"
 #include "reconcile/codec.h"
 #include "reconcile/materialize.h"
 
 namespace reconcile::failback {
 namespace {
 
-constexpr size_t kChunk = 256;     // records handed over at once
-constexpr size_t kMaxChunks = 16;  // chunks queued at most, per queue
-constexpr size_t kTextChunk = 512; // records a worker materializes at once (text mode)
+constexpr size_t kChunk = 256;      // records handed over at once
+constexpr size_t kMaxChunks = 16;   // chunks queued at most, per queue
+constexpr size_t kTextChunk = 512;  // records a worker materializes at once (text mode)
 
 // False when no cell can make capabilities.iotEdge show true, so the record is not an edge
 // device. A shown value is a cell's value (or, union, made of cells' values), and an object is
@@ -43,6 +44,22 @@ Result<bool> MayBeEdge(std::string_view encoded) {
   });
   if (!read.ok()) return read;
   return maybe;
+}
+
+// True when the record has a deviceScope or parentScopes value (full writes leave covers there
+// either way): the plan rewrites scopes by reading other records, so such a record is never
+// left unread. Cells come in path order, so the read stops past them.
+Result<bool> HasScopes(std::string_view encoded) {
+  static constexpr std::string_view kDevice = "deviceScope";
+  static constexpr std::string_view kParents = "parentScopes";
+  bool found = false;
+  Status read = internal::VisitEncodedCells(encoded, [&](const internal::EncodedCell& cell) {
+    found = cell.has_value &&
+            (cell.path == kDevice || cell.path.substr(0, kParents.size()) == kParents);
+    return !found && cell.path < kParents;
+  });
+  if (!read.ok()) return read;
+  return found;
 }
 
 // A bounded queue of chunks from one thread to another. The writer closes it with its final
@@ -103,10 +120,15 @@ class ChunkQueue {
 
 class StoreSource final : public MergedSource,
                           public iothub::EdgeScanFilter,
-                          public iothub::CanonicalTextSource {
+                          public iothub::CanonicalTextSource,
+                          public iothub::UntouchedSource {
  public:
-  StoreSource(const Store& store, StoreObserver* observer)
-      : store_(store), table_(store.policy_table()), observer_(observer) {
+  StoreSource(const Store& store, StoreObserver* observer,
+              std::shared_ptr<const UntouchedRecords> untouched)
+      : store_(store),
+        table_(store.policy_table()),
+        observer_(observer),
+        untouched_(std::move(untouched)) {
     view_.policies = &table_;
     view_.fork_point = store.fork_point();
   }
@@ -132,14 +154,31 @@ class StoreSource final : public MergedSource,
     Item& item = current_[pos_++];
     *key = std::move(item.rec.key);
     *text = std::move(item.text);
+    last_untouched_ = item.untouched;
     return true;
   }
 
+  bool SkipsUntouched() const override { return untouched_ != nullptr; }
+  bool LastUntouched() const override { return last_untouched_; }
+  Result<std::optional<std::string>> TextOf(const Key& key) override {
+    Result<RecordState> state = store_.GetState(key);
+    if (!state.ok()) {
+      if (state.status().IsNotFound()) return std::optional<std::string>();
+      return state.status();
+    }
+    Result<std::optional<std::string>> text = Materialize(key.kind(), *state, view_);
+    if (!text.ok()) return text.status().WithContext(key.ToString());
+    return text;
+  }
+  std::string StateDigest() const override { return state_digest_; }
+
  private:
-  // One record as it is handed over: the document, or (text_) its canonical text.
+  // One record as it is handed over: the document, or (text_) its canonical text, or neither
+  // (untouched: the record exists as the backup wrote it).
   struct Item {
     MergedRecord rec;
     std::optional<std::string> text;
+    bool untouched = false;
   };
   // Makes current_[pos_] the next item; false at the end.
   Result<bool> Take() {
@@ -206,8 +245,7 @@ class StoreSource final : public MergedSource,
         if (text_) {
           Result<std::optional<std::string>> text = Materialize(key.kind(), *state, view_);
           if (!text.ok()) return text.status().WithContext(key.ToString());
-          items.push_back(
-              Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text)});
+          items.push_back(Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text)});
         } else {
           Result<std::optional<nlohmann::json>> doc = MaterializeJson(key.kind(), *state, view_);
           if (!doc.ok()) return doc.status().WithContext(key.ToString());
@@ -226,7 +264,8 @@ class StoreSource final : public MergedSource,
   struct Encoded {
     std::vector<Key> keys;
     std::string bytes;
-    std::vector<size_t> ends;  // where each record's bytes end
+    std::vector<size_t> ends;        // where each record's bytes end
+    std::vector<uint8_t> untouched;  // 1: no bytes, the record is untouched
   };
 
   // Decodes and materializes one chunk (on a worker: reads only view_, which is immutable); on
@@ -237,15 +276,42 @@ class StoreSource final : public MergedSource,
     size_t begin = 0;
     for (size_t i = 0; i < in.keys.size(); ++i) {
       const Key& key = in.keys[i];
+      if (in.untouched[i]) {
+        out->push_back(Item{MergedRecord{key, std::nullopt, 0}, std::nullopt, true});
+        continue;
+      }
       Result<RecordState> state =
           DecodeRecord(std::string_view(in.bytes).substr(begin, in.ends[i] - begin));
       begin = in.ends[i];
       if (!state.ok()) return state.status().WithContext("decoding " + key.ToString());
       Result<std::optional<std::string>> text = Materialize(key.kind(), *state, view_);
       if (!text.ok()) return text.status().WithContext(key.ToString());
-      out->push_back(Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text)});
+      out->push_back(
+          Item{MergedRecord{key, std::nullopt, state->MaxHlc()}, std::move(*text), false});
     }
     return Status::Ok();
+  }
+
+  // Whether the plan may leave the record unread (UntouchedSource); also adds it to the digest
+  // of the states. On the scanning thread.
+  Result<bool> Untouched(const Key& key, std::string_view bytes) {
+    if (untouched_ == nullptr || key.kind() == KeyKind::kMeta) return false;
+    key_text_ = key.ToString();
+    states_.Update(key_text_);
+    states_.Update("\t");
+    states_.Update(bytes);
+    states_.Update("\n");
+    encoded_key_.clear();
+    key.EncodeTo(&encoded_key_);
+    // Keys come in order: the changed keys are walked beside them.
+    const std::vector<std::string>& changed = untouched_->changed;
+    while (changed_at_ < changed.size() && changed[changed_at_] < encoded_key_) ++changed_at_;
+    if (changed_at_ < changed.size() && changed[changed_at_] == encoded_key_) return false;
+    Result<bool> only = internal::EncodedOnlyBy(bytes, untouched_->base_site);
+    if (!only.ok() || !*only) return only;
+    Result<bool> scopes = HasScopes(bytes);
+    if (!scopes.ok()) return scopes.status();
+    return !*scopes;
   }
 
   // The text mode's scan: this thread only reads the records' bytes; decoding and
@@ -275,6 +341,7 @@ class StoreSource final : public MergedSource,
       job->in.keys.clear();
       job->in.bytes.clear();
       job->in.ends.clear();
+      job->in.untouched.clear();
       job->out = {};
       spare.push_back(std::move(job));
       return s;
@@ -294,13 +361,17 @@ class StoreSource final : public MergedSource,
       return Status::Ok();
     };
     Status s = store_.ScanEncoded(std::nullopt, [&](const Key& key, std::string_view bytes) {
+      Result<bool> untouched = Untouched(key, bytes);
+      if (!untouched.ok()) return untouched.status().WithContext("decoding " + key.ToString());
       Encoded& in = filling->in;
       in.keys.push_back(key);
-      in.bytes.append(bytes);
+      if (!*untouched) in.bytes.append(bytes);
       in.ends.push_back(in.bytes.size());
+      in.untouched.push_back(*untouched ? 1 : 0);
       return in.keys.size() == kTextChunk ? launch() : Status::Ok();
     });
     if (s.ok() && !filling->in.keys.empty()) s = launch();
+    if (s.ok() && untouched_ != nullptr) state_digest_ = states_.HexDigest();
     while (s.ok() && !flight.empty()) s = finish_oldest();
     for (InFlight& f : flight) f.done.wait();  // never leave a worker on a chunk being freed
     return s;
@@ -312,6 +383,14 @@ class StoreSource final : public MergedSource,
   StoreObserver* observer_;  // may be null; used by the scan only
   bool edges_only_ = false;  // set before the threads start, read by them
   bool text_ = false;        // the same
+  // Set: untouched records are left unread (text mode). The digest of the states and the
+  // scratch keys are the scanning thread's; state_digest_ is read after the scan closed out_.
+  std::shared_ptr<const UntouchedRecords> untouched_;
+  iothub::Sha256 states_;
+  std::string key_text_, encoded_key_;
+  size_t changed_at_ = 0;  // in untouched_->changed
+  std::string state_digest_;
+  bool last_untouched_ = false;  // the consumer's
   std::thread scanner_;
   ChunkQueue<Item> out_;  // scan -> reader
   std::vector<Item> current_;
@@ -353,7 +432,7 @@ class KeysSource final : public MergedSource {
 }  // namespace
 
 std::unique_ptr<MergedSource> MakeStoreSource(const Store& store) {
-  return std::make_unique<StoreSource>(store, nullptr);
+  return std::make_unique<StoreSource>(store, nullptr, nullptr);
 }
 
 MergedSourceFactory StoreSourceFactory(const Store& store) {
@@ -361,14 +440,15 @@ MergedSourceFactory StoreSourceFactory(const Store& store) {
   return [s]() -> Result<std::unique_ptr<MergedSource>> { return MakeStoreSource(*s); };
 }
 
-MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer) {
+MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer,
+                                       std::shared_ptr<const UntouchedRecords> untouched) {
   const Store* s = &store;
   // The first source made takes the observer; the factory may be copied, the flag is shared.
   auto taken = std::make_shared<bool>(false);
-  return [s, observer, taken]() -> Result<std::unique_ptr<MergedSource>> {
+  return [s, observer, taken, untouched]() -> Result<std::unique_ptr<MergedSource>> {
     StoreObserver* mine = *taken ? nullptr : observer;
     *taken = true;
-    return std::unique_ptr<MergedSource>(std::make_unique<StoreSource>(*s, mine));
+    return std::unique_ptr<MergedSource>(std::make_unique<StoreSource>(*s, mine, untouched));
   };
 }
 

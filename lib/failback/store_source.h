@@ -20,7 +20,9 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "reconcile/iothub.h"
 #include "reconcile/store.h"
@@ -49,10 +51,24 @@ struct StoreObserver {
   bool finished = false;
 };
 
+// What a source needs to leave untouched records unread (iothub::UntouchedSource, DECISIONS
+// P27): a record is untouched when the backup's site alone wrote it (from the backup's line of
+// its key), the primary's export holds that line byte for byte (its key is not in `changed`), and
+// it has no deviceScope or parentScopes cell.
+struct UntouchedRecords {
+  SiteId base_site;
+  // Encoded keys (Key::EncodeTo) of every line of the primary's export that the backup's export
+  // does not hold byte for byte, and of every backup line the primary's export does not hold;
+  // sorted (the scan meets them in that order).
+  std::vector<std::string> changed;
+};
+
 // StoreSourceFactory whose first source, whatever it yields, shows every record of the store to
 // `*observer` as it scans (the plan's first pass then reads modules and meta too, and skips them
-// after the observer saw them). Later sources do not. `observer` must outlive the sources.
-MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer);
+// after the observer saw them). Later sources do not. `observer` must outlive the sources. With
+// `untouched`, the sources leave untouched records unread in text mode.
+MergedSourceFactory StoreSourceFactory(const Store& store, StoreObserver* observer,
+                                       std::shared_ptr<const UntouchedRecords> untouched = nullptr);
 
 // A source of only `keys` (and, for module keys, their devices, which the plan needs to know the
 // module's device exists), read with point lookups, in key order; keys the store does not hold

@@ -299,6 +299,7 @@ Result<PlanSummary> PlanWriter::Finish(
       {"report", "plan-report.jsonl"},
       {"summary",
        {{"unchanged", summary.unchanged},
+        {"untouched", summary.untouched},
         {"reportedOnly", summary.reported_only},
         {"systemModulesSkipped", summary.system_modules_skipped},
         {"orphanModules", summary.orphan_modules},
@@ -790,12 +791,22 @@ struct Planner::Impl {
     return Emit(phase, depth, mode, std::move(line));
   }
 
-  Status PlanAll(const MergedSourceFactory& merged, LineReader& reader, Sha256* digest) {
+  // Adds the digest of the merged records to *inputs.
+  Status PlanAll(const MergedSourceFactory& merged, LineReader& reader,
+                 std::vector<std::pair<std::string, std::string>>* inputs) {
     Result<std::unique_ptr<MergedSource>> src = merged();
     if (!src.ok()) return src.status();
     // Most records are unchanged: read as text, they need no document at all.
     auto* text_source = dynamic_cast<CanonicalTextSource*>(src->get());
     if (text_source != nullptr) text_source->YieldText();
+    // Of those, most are untouched since the backup: they need no text either (P27).
+    auto* untouched_source =
+        text_source != nullptr ? dynamic_cast<UntouchedSource*>(src->get()) : nullptr;
+    if (untouched_source != nullptr && !untouched_source->SkipsUntouched()) {
+      untouched_source = nullptr;
+    }
+    Sha256 texts_digest;
+    Sha256* digest = untouched_source != nullptr ? nullptr : &texts_digest;
     MergedRecord rec{Key::Device("x").value(), std::nullopt, 0};
     std::string device;
     bool device_exists = false;
@@ -839,9 +850,18 @@ struct Planner::Impl {
       }
       if (key.kind() == KeyKind::kMeta) continue;
       bool exists = rec.doc.has_value();
+      bool untouched = false;
       if (text_source != nullptr) {
-        exists = canonical.has_value();
-        if (exists) {
+        untouched = untouched_source != nullptr && !canonical && untouched_source->LastUntouched();
+        if (untouched && entry == nullptr) {
+          // No readable line of it in the primary's export after all: planned from its text.
+          Result<std::optional<std::string>> text_of = untouched_source->TextOf(key);
+          if (!text_of.ok()) return text_of.status();
+          canonical = std::move(*text_of);
+          untouched = false;
+        }
+        exists = untouched || canonical.has_value();
+        if (canonical.has_value()) {
           text.text = std::move(*canonical);
           if (!ScanDocText(&text)) {
             return Status::Corruption("merged record " + key.ToString() + " is not a JSON object");
@@ -850,10 +870,12 @@ struct Planner::Impl {
       } else if (exists) {
         WriteDocText(*rec.doc, &text);
       }
-      digest->Update(key.ToString());
-      digest->Update("\t");
-      digest->Update(exists ? std::string_view(text.text) : std::string_view("-"));
-      digest->Update("\n");
+      if (digest != nullptr) {
+        digest->Update(key.ToString());
+        digest->Update("\t");
+        digest->Update(exists ? std::string_view(text.text) : std::string_view("-"));
+        digest->Update("\n");
+      }
       if (key.kind() == KeyKind::kDevice) {
         device = key.device_id();
         device_exists = exists;
@@ -879,9 +901,19 @@ struct Planner::Impl {
         if (entry != nullptr) RECONCILE_RETURN_IF_ERROR(PlanDelete(key, *entry, reader));
         continue;
       }
+      if (untouched) {
+        ++summary->untouched;
+        RECONCILE_RETURN_IF_ERROR(Unchanged(key, false));
+        continue;
+      }
       RECONCILE_RETURN_IF_ERROR(PlanUpsert(key, std::move(rec.doc), text, entry, reader));
     }
     while (*at) RECONCILE_RETURN_IF_ERROR(primary_only());
+    if (digest != nullptr) {
+      inputs->emplace_back("merged-records", digest->HexDigest());
+    } else {
+      inputs->emplace_back("merged-states", untouched_source->StateDigest());
+    }
     return Status::Ok();
   }
 };
@@ -912,11 +944,8 @@ Status Planner::Run(const MergedSourceFactory& merged, LineReader& primary, Reje
   }
   first->reset();
   RECONCILE_RETURN_IF_ERROR(scanned);
-  Sha256 merged_digest;
-  RECONCILE_RETURN_IF_ERROR(impl_->PlanAll(merged, primary, &merged_digest));
   inputs->emplace_back("primary-lines", primary_digest.HexDigest());
-  inputs->emplace_back("merged-records", merged_digest.HexDigest());
-  return Status::Ok();
+  return impl_->PlanAll(merged, primary, inputs);
 }
 
 }  // namespace iothub

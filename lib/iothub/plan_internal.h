@@ -88,6 +88,28 @@ class CanonicalTextSource {
   virtual Result<bool> NextText(Key* key, std::optional<std::string>* text) = 0;
 };
 
+// A CanonicalTextSource may also know, before it makes a record's text, that the primary's
+// export holds the record exactly as it is merged: the record was written by the backup's site
+// alone, from a line of the backup the primary's export holds byte for byte, and has no scopes
+// (whose rewriting reads other records). The plan counts such a record unchanged without its text
+// (DECISIONS P27). Its digest of the merged records is then the source's digest of the states it
+// read, since it has no text of most records.
+class UntouchedSource {
+ public:
+  virtual ~UntouchedSource() = default;
+  // Whether this source leaves out the text of untouched records (fixed when it is made).
+  virtual bool SkipsUntouched() const = 0;
+  // After NextText gave a record with no text: true when the record is untouched (it exists),
+  // false when it is deleted.
+  virtual bool LastUntouched() const = 0;
+  // The canonical text of an untouched record after all (nullopt: it does not exist), for a
+  // record the plan finds no readable line of in the primary's export.
+  virtual Result<std::optional<std::string>> TextOf(const Key& key) = 0;
+  // After NextText returned false: the hex SHA-256 over `key TAB state LF` of every device and
+  // module record read, state the record's encoded bytes (reconcile/codec.h).
+  virtual std::string StateDigest() const = 0;
+};
+
 // Compares merged records with a primary export and adds the plan's lines to a PlanWriter.
 class Planner {
  public:
@@ -95,7 +117,8 @@ class Planner {
   ~Planner();
 
   // Indexes `primary`, reads `merged` twice, adds lines. Digests of the inputs are appended to
-  // *inputs as ("primary-lines", hex) and ("merged-records", hex).
+  // *inputs as ("primary-lines", hex) and ("merged-records", hex), or ("merged-states", hex)
+  // from an UntouchedSource that skips.
   Status Run(const MergedSourceFactory& merged, LineReader& primary, RejectSink* rejects,
              std::vector<std::pair<std::string, std::string>>* inputs);
 
