@@ -19,18 +19,34 @@ inline uint64_t Mix64(uint64_t h) {
   return h;
 }
 
-inline uint64_t Hash64(std::string_view data, uint64_t seed = 0) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ Mix64(seed + data.size());
+// The steps of Hash64's chain: its start, an 8-byte word, a tail byte.
+inline uint64_t HashStart(std::string_view data, uint64_t seed) {
+  return 0xcbf29ce484222325ULL ^ Mix64(seed + data.size());
+}
+inline uint64_t HashWord(uint64_t h, uint64_t word) {
+  h = (h ^ word) * 0x100000001b3ULL;
+  return (h << 29) | (h >> 35);
+}
+inline uint64_t HashByte(uint64_t h, char byte) {
+  return (h ^ static_cast<unsigned char>(byte)) * 0x100000001b3ULL;
+}
+
+// Calls word(w) for each 8-byte word of `data`, then byte(c) for each byte after them.
+template <typename Word, typename Byte>
+inline void ForEachHashUnit(std::string_view data, Word word, Byte byte) {
   size_t i = 0;
   for (; i + 8 <= data.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, data.data() + i, 8);
-    h = (h ^ w) * 0x100000001b3ULL;
-    h = (h << 29) | (h >> 35);
+    word(w);
   }
-  for (; i < data.size(); ++i) {
-    h = (h ^ static_cast<unsigned char>(data[i])) * 0x100000001b3ULL;
-  }
+  for (; i < data.size(); ++i) byte(data[i]);
+}
+
+inline uint64_t Hash64(std::string_view data, uint64_t seed = 0) {
+  uint64_t h = HashStart(data, seed);
+  ForEachHashUnit(
+      data, [&](uint64_t w) { h = HashWord(h, w); }, [&](char c) { h = HashByte(h, c); });
   return Mix64(h);
 }
 
@@ -40,22 +56,17 @@ struct HashPair {
   uint64_t a, b;
 };
 inline HashPair Hash64Pair(std::string_view data, uint64_t seed_a, uint64_t seed_b) {
-  uint64_t ha = 0xcbf29ce484222325ULL ^ Mix64(seed_a + data.size());
-  uint64_t hb = 0xcbf29ce484222325ULL ^ Mix64(seed_b + data.size());
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    ha = (ha ^ w) * 0x100000001b3ULL;
-    ha = (ha << 29) | (ha >> 35);
-    hb = (hb ^ w) * 0x100000001b3ULL;
-    hb = (hb << 29) | (hb >> 35);
-  }
-  for (; i < data.size(); ++i) {
-    const uint64_t c = static_cast<unsigned char>(data[i]);
-    ha = (ha ^ c) * 0x100000001b3ULL;
-    hb = (hb ^ c) * 0x100000001b3ULL;
-  }
+  uint64_t ha = HashStart(data, seed_a), hb = HashStart(data, seed_b);
+  ForEachHashUnit(
+      data,
+      [&](uint64_t w) {
+        ha = HashWord(ha, w);
+        hb = HashWord(hb, w);
+      },
+      [&](char c) {
+        ha = HashByte(ha, c);
+        hb = HashByte(hb, c);
+      });
   return {Mix64(ha), Mix64(hb)};
 }
 

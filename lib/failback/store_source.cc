@@ -23,6 +23,9 @@ namespace {
 constexpr size_t kChunk = 256;      // records handed over at once
 constexpr size_t kMaxChunks = 16;   // chunks queued at most, per queue
 constexpr size_t kTextChunk = 512;  // records a worker materializes at once (text mode)
+// Records a chunk holds at most, untouched ones included: a chunk of mostly untouched records
+// still makes a worker's while worth starting.
+constexpr size_t kTextChunkRecords = 16 * kTextChunk;
 
 // False when no cell can make capabilities.iotEdge show true, so the record is not an edge
 // device. A shown value is a cell's value (or, union, made of cells' values), and an object is
@@ -360,15 +363,21 @@ class StoreSource final : public MergedSource,
       }
       return Status::Ok();
     };
+    size_t to_make = 0;  // records of the filling chunk to materialize
     Status s = store_.ScanEncoded(std::nullopt, [&](const Key& key, std::string_view bytes) {
       Result<bool> untouched = Untouched(key, bytes);
       if (!untouched.ok()) return untouched.status().WithContext("decoding " + key.ToString());
       Encoded& in = filling->in;
       in.keys.push_back(key);
-      if (!*untouched) in.bytes.append(bytes);
+      if (!*untouched) {
+        in.bytes.append(bytes);
+        ++to_make;
+      }
       in.ends.push_back(in.bytes.size());
       in.untouched.push_back(*untouched ? 1 : 0);
-      return in.keys.size() == kTextChunk ? launch() : Status::Ok();
+      if (to_make < kTextChunk && in.keys.size() < kTextChunkRecords) return Status::Ok();
+      to_make = 0;
+      return launch();
     });
     if (s.ok() && !filling->in.keys.empty()) s = launch();
     if (s.ok() && untouched_ != nullptr) state_digest_ = states_.HexDigest();

@@ -6,6 +6,7 @@
 
 #include "lib/failback/drill.h"
 #include "reconcile/failback.h"
+#include "tests/failback/drill_folders.h"
 #include "tests/failback/test_util.h"
 
 namespace reconcile {
@@ -67,17 +68,7 @@ TEST(DirectoryHub, FailbackWaitsForJobsAndResumesToVerified) {
   // The operator's side: the simulated hubs behind the folders.
   const std::string primary_dir = dir / "weu";
   const std::string secondary_dir = dir / "neu";
-  {
-    auto p = SimulatedHub::Open(failback::DrillHubDir(d.work_dir, true),
-                                failback::DrillHubOptions(d.work_dir, d.seed, true));
-    auto s = SimulatedHub::Open(failback::DrillHubDir(d.work_dir, false),
-                                failback::DrillHubOptions(d.work_dir, d.seed, false));
-    ASSERT_TRUE(p.ok() && s.ok());
-    fs::create_directories(fs::path(primary_dir) / "export");
-    fs::create_directories(fs::path(secondary_dir) / "export");
-    ASSERT_TRUE((*p)->Export(primary_dir + "/export/devices.txt").ok());
-    ASSERT_TRUE((*s)->Export(secondary_dir + "/export/devices.txt").ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(failback_test::ExportDrillHubs(d, primary_dir, secondary_dir));
   auto primary = MakeDirectoryHub(primary_dir, "contoso-weu");
   auto secondary = MakeDirectoryHub(secondary_dir, "contoso-neu");
   FailbackOptions o = failback::DrillFailbackOptions(d.work_dir);

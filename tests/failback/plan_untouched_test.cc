@@ -12,12 +12,12 @@
 #include "reconcile/iothub.h"
 #include "reconcile/iothub_plan.h"
 #include "reconcile/store.h"
+#include "tests/failback/drill_folders.h"
 #include "tests/failback/test_util.h"
 
 namespace reconcile {
 namespace {
 
-namespace fs = std::filesystem;
 using failback_test::ReadAll;
 using failback_test::TempDir;
 using nlohmann::json;
@@ -45,17 +45,7 @@ void ExpectTheSamePlanReadWhole(uint64_t devices, uint64_t seed, bool no_keys) {
   d.prepare_only = true;
   ASSERT_TRUE(failback::RunDrill(d).ok());
   const std::string primary_dir = dir / "primary", secondary_dir = dir / "secondary";
-  {
-    auto p = SimulatedHub::Open(failback::DrillHubDir(d.work_dir, true),
-                                failback::DrillHubOptions(d.work_dir, d.seed, true));
-    auto s = SimulatedHub::Open(failback::DrillHubDir(d.work_dir, false),
-                                failback::DrillHubOptions(d.work_dir, d.seed, false));
-    ASSERT_TRUE(p.ok() && s.ok());
-    fs::create_directories(fs::path(primary_dir) / "export");
-    fs::create_directories(fs::path(secondary_dir) / "export");
-    ASSERT_TRUE((*p)->Export(primary_dir + "/export/devices.txt").ok());
-    ASSERT_TRUE((*s)->Export(secondary_dir + "/export/devices.txt").ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(failback_test::ExportDrillHubs(d, primary_dir, secondary_dir));
   auto primary = MakeDirectoryHub(primary_dir, "primary");
   auto secondary = MakeDirectoryHub(secondary_dir, "secondary");
   FailbackOptions o = failback::DrillFailbackOptions(d.work_dir);
