@@ -161,7 +161,11 @@ class StoreSource final : public MergedSource,
     return true;
   }
 
-  bool SkipsUntouched() const override { return untouched_ != nullptr; }
+  // Only the text scan leaves records unread (a source that shows its records to an observer
+  // scans them whole).
+  bool SkipsUntouched() const override {
+    return untouched_ != nullptr && (observer_ == nullptr || !observer_->record);
+  }
   bool LastUntouched() const override { return last_untouched_; }
   Result<std::optional<std::string>> TextOf(const Key& key) override {
     Result<RecordState> state = store_.GetState(key);
